@@ -1,0 +1,164 @@
+"""Applying an image-to-image generator to user arrays of any dtype, layout and size."""
+
+from __future__ import annotations
+
+from collections.abc import Generator as GeneratorType
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from napari_gan.data.layout import plan_layout
+from napari_gan.data.ranges import check_image, measure_range, restore_dtype
+from napari_gan.devices import inference_dtype, resolve_device
+from napari_gan.errors import NapariGanError
+from napari_gan.inference.tiling import iter_tiled, plan_tiles
+
+if TYPE_CHECKING:
+    from napari_gan.generator import Generator
+
+DEFAULT_TILE = 256
+"""Tile edge in input pixels: x4 output of such a tile with its padding stays under 100 MB of activations
+for the compact networks in float32."""
+DEFAULT_TILE_PAD = 24
+"""Context pixels around each tile; more than the receptive field radius of the bundled generators (18)."""
+DEFAULT_TILE_OVERLAP = 8
+"""Pixels by which tiles overlap and are blended, for networks whose receptive field exceeds the padding."""
+
+
+@dataclass(frozen=True)
+class ApplyProgress:
+    """Progress of one apply run, sent after every tile."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class _ChannelPass:
+    """One network pass over a plane: which input channels go in, and how the output comes back."""
+
+    channels: tuple[int, ...]
+    replicate: bool = False
+    """Feed one channel as many identical channels and average the output back to one."""
+
+
+def _plan_channel_passes(num_channels: int, has_alpha: bool, generator: Generator, name: str) -> list[_ChannelPass]:
+    colour = num_channels - 1 if has_alpha else num_channels
+    model_in, model_out = generator.in_channels, generator.out_channels
+    if colour == model_in:
+        return [_ChannelPass(tuple(range(colour)))]
+    if model_in == 1 and model_out == 1:
+        return [_ChannelPass((channel,)) for channel in range(colour)]
+    if colour == 1 and model_in == model_out:
+        return [_ChannelPass((0,), replicate=True)]
+    raise NapariGanError(
+        f"{name} has {colour} colour channel(s) but model {generator.name!r} takes {model_in}; "
+        f"pick or split the channels to give it {model_in}, or use a single-channel model, which "
+        "processes every channel separately"
+    )
+
+
+def iter_apply(
+    generator: Generator,
+    array: np.ndarray,
+    *,
+    channel_axis: int | None = None,
+    rgb: bool | None = None,
+    tile: int | None = DEFAULT_TILE,
+    tile_pad: int = DEFAULT_TILE_PAD,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    device: str | torch.device | None = None,
+    half: bool = True,
+    name: str = "image",
+) -> GeneratorType[ApplyProgress, None, np.ndarray]:
+    """Apply ``generator`` to ``array``, yielding an ``ApplyProgress`` after every tile.
+
+    The return value (``StopIteration.value``; :meth:`Generator.apply` collects it) has the
+    input's dtype and layout, with height and width multiplied by the generator's scale.
+    Closing the generator early stops after the current tile and returns nothing.
+    See :meth:`napari_gan.generator.Generator.apply` for the parameters.
+    """
+    check_image(array, name)
+    layout = plan_layout(tuple(array.shape), channel_axis=channel_axis, rgb=rgb)
+    height_axis, width_axis = layout.spatial_axes()
+    height, width = array.shape[height_axis], array.shape[width_axis]
+    if height == 1 and width == 1:
+        raise NapariGanError(f"{name} is a single pixel (shape {tuple(array.shape)}); pick an image with data")
+    if min(height, width) < generator.min_size:
+        raise NapariGanError(
+            f"{name} is {height}x{width} pixels, smaller than the {generator.min_size}x{generator.min_size} "
+            f"that model {generator.name!r} needs; use a larger image or region"
+        )
+    if tile is not None and tile < generator.min_size:
+        raise NapariGanError(f"tile size {tile} is below the model's minimum of {generator.min_size}; use a larger tile")
+    if tile_pad < 0 or tile_overlap < 0:
+        raise NapariGanError(f"tile_pad ({tile_pad}) and tile_overlap ({tile_overlap}) must not be negative")
+
+    source = layout.channels_last(array)
+    num_channels = source.shape[-1]
+    has_alpha = layout.rgb and num_channels == 4
+    passes = _plan_channel_passes(num_channels, has_alpha, generator, name)
+    value_range = measure_range(array, name)
+
+    scale = generator.scale
+    out_channels = sum(1 if channel_pass.replicate else generator.out_channels for channel_pass in passes)
+    out_channels += int(has_alpha)
+    result_shape = list(source.shape)
+    result_shape[-3] *= scale
+    result_shape[-2] *= scale
+    result_shape[-1] = out_channels
+    target = np.empty(result_shape, dtype=array.dtype)
+    if layout.channel_axis is None:
+        # A single-channel input keeps its shape unless the model adds channels, which go last.
+        result = target[..., 0] if out_channels == 1 else target
+    else:
+        result = np.moveaxis(target, -1, layout.channel_axis)
+
+    torch_device = resolve_device(device)
+    dtype = inference_dtype(torch_device, half)
+    net = generator.net.to(device=torch_device, dtype=dtype).eval()
+
+    def run(patch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            try:
+                output = net(patch.to(device=torch_device, dtype=dtype))
+            except torch.OutOfMemoryError:
+                raise NapariGanError(
+                    f"out of memory on {torch_device} with tile size {tile}; use a smaller tile, for example "
+                    f"{max(generator.min_size, (tile or max(height, width)) // 2)}"
+                ) from None
+            return output.float().clamp_(0.0, 1.0).cpu()
+
+    planes = list(np.ndindex(*source.shape[:-3]))
+    tiles_per_pass = len(plan_tiles(height, width, tile, tile_overlap))
+    total = len(planes) * len(passes) * tiles_per_pass
+    done = 0
+    for plane_index in planes:
+        plane = value_range.normalise(np.asarray(source[plane_index]))
+        image = torch.from_numpy(np.ascontiguousarray(plane.transpose(2, 0, 1)))[None]
+        outputs = []
+        for channel_pass in passes:
+            inputs = image[:, list(channel_pass.channels)]
+            if channel_pass.replicate:
+                inputs = inputs.expand(-1, generator.in_channels, -1, -1)
+            tiles = iter_tiled(run, inputs, scale, tile, tile_pad, tile_overlap, generator.size_multiple)
+            while True:
+                try:
+                    next(tiles)
+                except StopIteration as finished:
+                    output = finished.value
+                    break
+                done += 1
+                yield ApplyProgress(done, total)
+            if channel_pass.replicate:
+                output = output.mean(dim=1, keepdim=True)
+            outputs.append(output)
+        if has_alpha:
+            alpha = F.interpolate(image[:, 3:], scale_factor=scale, mode="bicubic", align_corners=False)
+            outputs.append(alpha.clamp_(0.0, 1.0))
+        upscaled = torch.cat(outputs, dim=1)[0].permute(1, 2, 0).numpy()
+        target[plane_index] = restore_dtype(value_range.denormalise(upscaled), array.dtype)
+    return result

@@ -37,6 +37,10 @@ def atomic_write(path: Path, write: Any) -> None:
         write(temporary)
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
+        # mkstemp creates the file readable by its owner only; give it the permissions of a normal new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

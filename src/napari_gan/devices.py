@@ -51,10 +51,10 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def inference_dtype(device: torch.device, half: bool) -> torch.dtype:
-    """Return float16 on CUDA when ``half`` allows it, float32 elsewhere.
+def uses_half(device: torch.device, half: bool) -> bool:
+    """Return whether to compute in float16: on CUDA when ``half`` allows it, never elsewhere.
 
     CPU kernels for float16 convolutions are slow or missing, and MPS float16 results vary
     between macOS versions, so half precision is used on CUDA only.
     """
-    return torch.float16 if half and device.type == "cuda" else torch.float32
+    return half and device.type == "cuda"

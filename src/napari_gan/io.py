@@ -71,14 +71,19 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
         raise NapariGanError(f"JPEG stores 8-bit images only, but the result is {image.dtype}; write .tif, .png or .npy")
     if suffix == ".png" and image.dtype not in (np.uint8, np.uint16):
         raise NapariGanError(f"PNG stores 8- or 16-bit unsigned integers only, but the result is {image.dtype}; write .tif or .npy")
-    if suffix in (".png", ".jpg", ".jpeg") and image.ndim not in (2, 3):
+    is_colour = image.ndim == 3 and image.shape[-1] in (3, 4)
+    if suffix in (".png", ".jpg", ".jpeg") and not (image.ndim == 2 or is_colour):
         raise NapariGanError(f"{suffix} stores one 2D image, but the result has shape {image.shape}; write .tif or .npy")
+    if suffix in (".jpg", ".jpeg") and is_colour and image.shape[-1] == 4:
+        raise NapariGanError("JPEG has no alpha channel, but the result is RGBA; write .png or .tif")
 
     def write(temporary: str) -> None:
         if suffix in (".tif", ".tiff"):
             import tifffile
 
-            tifffile.imwrite(temporary, image, photometric="rgb" if image.ndim >= 3 and image.shape[-1] in (3, 4) else None)
+            # Only a last axis of 3 or 4 is colour; (3, H, W) is a stack of three planes.
+            colour = image.ndim >= 3 and image.shape[-1] in (3, 4)
+            tifffile.imwrite(temporary, image, photometric="rgb" if colour else "minisblack")
         elif suffix == ".npy":
             with open(temporary, "wb") as stream:
                 np.save(stream, image, allow_pickle=False)

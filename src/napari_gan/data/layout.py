@@ -48,9 +48,10 @@ def plan_layout(shape: tuple[int, ...], channel_axis: int | None = None, rgb: bo
         Axis that holds channels (negative values count from the end). Takes precedence
         over ``rgb``.
     rgb : bool, optional
-        True: the last axis holds RGB or RGBA. False: there is no channel axis. None (default):
+        True: the last axis holds RGB or RGBA. False: there is no colour axis. None (default):
         as napari guesses, the last axis is RGB(A) when it has 3 or 4 entries and the array has
-        at least three dimensions.
+        at least three dimensions. With ``channel_axis`` pointing at such a last axis, the
+        channels count as colour (a fourth one as alpha) unless ``rgb`` is False.
     """
     ndim = len(shape)
     if channel_axis is not None:
@@ -62,7 +63,8 @@ def plan_layout(shape: tuple[int, ...], channel_axis: int | None = None, rgb: bo
                 f"channel_axis={channel_axis} leaves fewer than two spatial axes in shape {shape}; "
                 "drop channel_axis for a single-channel image"
             )
-        return ImageLayout(ndim, axis, rgb=bool(rgb) and axis == ndim - 1 and shape[axis] in RGB_SIZES)
+        colour_last = axis == ndim - 1 and shape[axis] in RGB_SIZES
+        return ImageLayout(ndim, axis, rgb=colour_last and rgb is not False)
     if rgb is None:
         rgb = ndim >= 3 and shape[-1] in RGB_SIZES
     if rgb:

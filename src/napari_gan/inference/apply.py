@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from napari_gan.data.layout import plan_layout
 from napari_gan.data.ranges import check_image, measure_range, restore_dtype
-from napari_gan.devices import inference_dtype, resolve_device
+from napari_gan.devices import resolve_device, uses_half
 from napari_gan.errors import NapariGanError
 from napari_gan.inference.tiling import iter_tiled, plan_tiles
 
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from napari_gan.generator import Generator
 
 DEFAULT_TILE = 256
-"""Tile edge in input pixels: x4 output of such a tile with its padding stays under 100 MB of activations
-for the compact networks in float32."""
+"""Tile edge in input pixels. For the bundled compact networks in float32 a padded tile needs an
+estimated 40 MB of activations; RRDBNet needs about 20 times more."""
 DEFAULT_TILE_PAD = 24
-"""Context pixels around each tile; more than the receptive field radius of the bundled generators (18)."""
+"""Context pixels around each tile. The receptive field radius of an SRVGGNet is its convolution count
+(12 for the bundled generators), so their tiled output equals a whole-image pass."""
 DEFAULT_TILE_OVERLAP = 8
 """Pixels by which tiles overlap and are blended, for networks whose receptive field exceeds the padding."""
 
@@ -45,15 +46,20 @@ class _ChannelPass:
     """Feed one channel as many identical channels and average the output back to one."""
 
 
-def _plan_channel_passes(num_channels: int, has_alpha: bool, generator: Generator, name: str) -> list[_ChannelPass]:
-    colour = num_channels - 1 if has_alpha else num_channels
+def _plan_channel_passes(
+    num_channels: int, rgba: bool, generator: Generator, name: str
+) -> tuple[list[_ChannelPass], bool]:
+    """Return the network passes for one plane, and whether the last channel is alpha for bicubic upscaling."""
     model_in, model_out = generator.in_channels, generator.out_channels
+    if num_channels == model_in:
+        return [_ChannelPass(tuple(range(num_channels)))], False
+    colour = num_channels - 1 if rgba else num_channels
     if colour == model_in:
-        return [_ChannelPass(tuple(range(colour)))]
+        return [_ChannelPass(tuple(range(colour)))], rgba
     if model_in == 1 and model_out == 1:
-        return [_ChannelPass((channel,)) for channel in range(colour)]
+        return [_ChannelPass((channel,)) for channel in range(colour)], rgba
     if colour == 1 and model_in == model_out:
-        return [_ChannelPass((0,), replicate=True)]
+        return [_ChannelPass((0,), replicate=True)], rgba
     raise NapariGanError(
         f"{name} has {colour} colour channel(s) but model {generator.name!r} takes {model_in}; "
         f"pick or split the channels to give it {model_in}, or use a single-channel model, which "
@@ -99,8 +105,7 @@ def iter_apply(
 
     source = layout.channels_last(array)
     num_channels = source.shape[-1]
-    has_alpha = layout.rgb and num_channels == 4
-    passes = _plan_channel_passes(num_channels, has_alpha, generator, name)
+    passes, has_alpha = _plan_channel_passes(num_channels, layout.rgb and num_channels == 4, generator, name)
     value_range = measure_range(array, name)
 
     scale = generator.scale
@@ -118,13 +123,14 @@ def iter_apply(
         result = np.moveaxis(target, -1, layout.channel_axis)
 
     torch_device = resolve_device(device)
-    dtype = inference_dtype(torch_device, half)
-    net = generator.net.to(device=torch_device, dtype=dtype).eval()
+    # Autocast computes in float16 without rounding the generator's float32 weights.
+    autocast_half = uses_half(torch_device, half)
+    net = generator.net.to(device=torch_device).eval()
 
     def run(patch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(torch_device.type, dtype=torch.float16, enabled=autocast_half):
             try:
-                output = net(patch.to(device=torch_device, dtype=dtype))
+                output = net(patch.to(device=torch_device))
             except torch.OutOfMemoryError:
                 raise NapariGanError(
                     f"out of memory on {torch_device} with tile size {tile}; use a smaller tile, for example "

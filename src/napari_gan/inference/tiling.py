@@ -67,6 +67,18 @@ def _ramp(length: int, ramp: int, has_before: bool, has_after: bool) -> torch.Te
     return weights
 
 
+def _context(start: int, end: int, pad: int, length: int, multiple: int) -> tuple[int, int]:
+    """Return the padded range around ``[start, end)``, aligned to ``multiple`` as a whole-image pass is.
+
+    A pixel-unshuffle network groups pixels in blocks of ``multiple`` counted from the image
+    origin, so a patch must start on a block boundary to group them the same way, and end on
+    one unless it reaches the image border.
+    """
+    low = max(0, start - pad) // multiple * multiple
+    high = min(length, -(-(end + pad) // multiple) * multiple)
+    return low, high
+
+
 def _pad_to_multiple(tensor: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
     height, width = tensor.shape[-2:]
     extra_h, extra_w = -height % multiple, -width % multiple
@@ -127,8 +139,8 @@ def iter_tiled(
         y1 = y0 + grid.tile_h
         for col_index, x0 in enumerate(grid.cols):
             x1 = x0 + grid.tile_w
-            py0, py1 = max(0, y0 - pad), min(height, y1 + pad)
-            px0, px1 = max(0, x0 - pad), min(width, x1 + pad)
+            py0, py1 = _context(y0, y1, pad, height, size_multiple)
+            px0, px1 = _context(x0, x1, pad, width, size_multiple)
             patch, patch_h, patch_w = _pad_to_multiple(image[..., py0:py1, px0:px1], size_multiple)
             result = run(patch)[..., : patch_h * scale, : patch_w * scale]
             result = result[..., (y0 - py0) * scale : (y1 - py0) * scale, (x0 - px0) * scale : (x1 - px0) * scale]

@@ -133,22 +133,25 @@ def _pickle_message(path: Path) -> str:
 
 def _build(info: GeneratorInfo, state: dict[str, torch.Tensor], path: Path) -> Generator:
     net = build_arch(info.arch, **info.arch_kwargs)
-    result = net.load_state_dict(state, strict=False)
+    expected = net.state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
     shape_errors = [
-        f"{key} {tuple(tensor.shape)} != {tuple(net.state_dict()[key].shape)}"
-        for key, tensor in state.items()
-        if key in net.state_dict() and net.state_dict()[key].shape != tensor.shape
+        f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
+        for key in expected
+        if key in state and state[key].shape != expected[key].shape
     ]
-    if result.missing_keys or result.unexpected_keys or shape_errors:
+    if missing or unexpected or shape_errors:
         problems = []
-        if result.missing_keys:
-            problems.append(f"missing keys: {', '.join(result.missing_keys[:5])}")
-        if result.unexpected_keys:
-            problems.append(f"unexpected keys: {', '.join(result.unexpected_keys[:5])}")
+        if missing:
+            problems.append(f"missing keys: {', '.join(missing[:5])}")
+        if unexpected:
+            problems.append(f"unexpected keys: {', '.join(unexpected[:5])}")
         if shape_errors:
             problems.append(f"shape mismatches: {', '.join(shape_errors[:3])}")
         raise NapariGanError(
             f"weights file {str(path)!r} does not fit architecture {info.arch!r} with {info.arch_kwargs}: "
             f"{'; '.join(problems)}"
         )
+    net.load_state_dict(state)
     return Generator(net, info)

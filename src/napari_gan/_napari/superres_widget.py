@@ -21,6 +21,7 @@ from napari_gan._napari.layers import check_image_layer, result_layer_kwargs
 logger = logging.getLogger(__name__)
 
 MAX_TILE = 4096
+STATUS_LINES = 4
 TILE_STEP = 32
 
 
@@ -51,6 +52,7 @@ class SuperResolutionWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._status = Label(value="")
         self._status.native.setWordWrap(True)
+        self._status.native.setMinimumHeight(self._status.native.fontMetrics().lineSpacing() * STATUS_LINES)
 
         self._weights_file.changed.connect(self._on_weights_file)
         self._apply_button.changed.connect(self.apply)

@@ -16,6 +16,8 @@ ENGINE_MODULES = [
     "napari_gan.samples",
     "napari_gan.demo",
     "napari_gan.cli",
+    "napari_gan.cli_train",
+    "napari_gan.training",
 ]
 GUI_PACKAGES = ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6")
 

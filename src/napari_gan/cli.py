@@ -51,6 +51,10 @@ def _build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--no-half", action="store_true", help="compute in float32 on CUDA too (default: float16 on CUDA)")
     apply.add_argument("--channel-axis", type=int, default=None, help="axis holding channels (default: last axis if it has 3 or 4 entries)")
 
+    from napari_gan.cli_train import add_train_parser
+
+    add_train_parser(commands)
+
     demo = commands.add_parser(
         "demo",
         help="open napari with sample images and the widgets; headless, write results and a screenshot",
@@ -117,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_models()
         elif arguments.command == "apply":
             _run_apply(arguments)
+        elif arguments.command == "train":
+            from napari_gan.cli_train import run_train
+
+            run_train(arguments)
         elif arguments.command == "demo":
             from napari_gan.demo import run_demo
 

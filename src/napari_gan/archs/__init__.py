@@ -1,7 +1,17 @@
 """Network architectures, registered by name so that a weights file can name its network."""
 
+from napari_gan.archs.discriminators import NLayerDiscriminator, PixelDiscriminator, UNetDiscriminatorSN
 from napari_gan.archs.registry import build_arch, list_archs, register_arch
 from napari_gan.archs.rrdbnet import RRDBNet
 from napari_gan.archs.srvgg import SRVGGNetCompact
 
-__all__ = ["RRDBNet", "SRVGGNetCompact", "build_arch", "list_archs", "register_arch"]
+__all__ = [
+    "NLayerDiscriminator",
+    "PixelDiscriminator",
+    "RRDBNet",
+    "SRVGGNetCompact",
+    "UNetDiscriminatorSN",
+    "build_arch",
+    "list_archs",
+    "register_arch",
+]

@@ -1,0 +1,41 @@
+"""GAN training: the shared loop, its configuration and events, and one module per task.
+
+A run from Python::
+
+    from napari_gan.training import SuperResConfig, SuperResolutionTask, Trainer, TrainingImage
+
+    task = SuperResolutionTask(SuperResConfig(scale=2, steps=1000), [TrainingImage(image)])
+    for event in Trainer(task, "runs/cells").run():
+        print(event)
+"""
+
+from napari_gan.training.config import LoopConfig, SuperResConfig, load_config
+from napari_gan.training.data import TrainingImage
+from napari_gan.training.events import (
+    CheckpointEvent,
+    FinishedEvent,
+    Phase,
+    PreviewEvent,
+    RunState,
+    StepEvent,
+    TrainingEvent,
+)
+from napari_gan.training.loop import Trainer, TrainingDiverged
+from napari_gan.training.superres import SuperResolutionTask
+
+__all__ = [
+    "CheckpointEvent",
+    "FinishedEvent",
+    "LoopConfig",
+    "Phase",
+    "PreviewEvent",
+    "RunState",
+    "StepEvent",
+    "SuperResConfig",
+    "SuperResolutionTask",
+    "Trainer",
+    "TrainingDiverged",
+    "TrainingEvent",
+    "TrainingImage",
+    "load_config",
+]

@@ -11,8 +11,6 @@ from pathlib import Path
 from napari_gan.errors import NapariGanError
 
 DATA_FILE = "data.json"
-# Options that name data or the run rather than a configuration field.
-RUN_OPTIONS = ("data", "low_res", "out", "resume")
 
 
 def _parse_bool(text: str) -> bool:
@@ -31,32 +29,31 @@ def _option_type(default: object):
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
-    """Add ``train superres`` with one option per field of :class:`SuperResConfig`."""
-    from napari_gan.training.config import SuperResConfig, field_docs
+    """Add ``train TASK`` for every registered task, with one option per configuration field."""
+    import napari_gan.training  # noqa: F401, importing the task modules registers their commands
+    from napari_gan.training.commands import TRAIN_COMMANDS
+    from napari_gan.training.config import field_docs
 
     train = commands.add_parser("train", help="train a generator on your images", description="Train a GAN generator.")
     tasks = train.add_subparsers(dest="task", required=True, metavar="TASK")
-    superres = tasks.add_parser(
-        "superres",
-        help="super-resolution: learn to upscale your images",
-        description="Train a super-resolution GAN on image files: pixel-loss warm-up, then adversarial training. "
-        "RUN_DIR receives config.json, autosaved checkpoints and generator.safetensors.",
-    )
-    superres.add_argument("--data", nargs="+", type=Path, default=None, metavar="PATH", help="high-resolution image files or folders of them")
-    superres.add_argument("--low-res", nargs="+", type=Path, default=None, metavar="PATH", help="real low-resolution images paired with --data, in the same order")
-    superres.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run folder")
-    superres.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR up to --steps")
-    docs = field_docs(SuperResConfig)
-    for field in dataclasses.fields(SuperResConfig):
-        default = field.default
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        superres.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            type=_option_type(default),
-            default=None,
-            metavar=field.name.split("_")[-1].upper() if not isinstance(default, bool) else "BOOL",
-            help=f"{docs.get(field.name, field.name.replace('_', ' '))} (default: {shown!r})".replace("%", "%%"),
-        )
+    for command in TRAIN_COMMANDS.values():
+        parser = tasks.add_parser(command.name, help=command.help, description=command.description)
+        for option, text in command.data_options.items():
+            parser.add_argument(f"--{option.replace('_', '-')}", nargs="+", type=Path, default=None, metavar="PATH", help=text)
+        parser.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run folder")
+        parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR up to --steps")
+        docs = field_docs(command.config_class)
+        for field in dataclasses.fields(command.config_class):
+            default = field.default
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            parser.add_argument(
+                f"--{field.name.replace('_', '-')}",
+                type=_option_type(default),
+                default=None,
+                dest=f"config_{field.name}",
+                metavar=field.name.split("_")[-1].upper() if not isinstance(default, bool) else "BOOL",
+                help=f"{docs.get(field.name, field.name.replace('_', ' '))} (default: {shown!r})".replace("%", "%%"),
+            )
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
@@ -84,35 +81,43 @@ def _read_images(paths: list[Path]):
 
 
 def run_train(arguments: argparse.Namespace) -> None:
-    """Run ``train superres`` with a progress bar; Ctrl-C stops with a checkpoint."""
-    from napari_gan.training import SuperResConfig, SuperResolutionTask, Trainer
+    """Run ``train TASK`` with a progress bar; Ctrl-C stops with a checkpoint."""
+    from napari_gan.training import Trainer
     from napari_gan.training.config import load_config
 
+    from napari_gan.training.commands import TRAIN_COMMANDS
+
+    command = TRAIN_COMMANDS[arguments.task]
     out: Path = arguments.out
     overrides = {
-        field.name: getattr(arguments, field.name)
-        for field in dataclasses.fields(SuperResConfig)
-        if getattr(arguments, field.name, None) is not None
+        field.name: getattr(arguments, f"config_{field.name}")
+        for field in dataclasses.fields(command.config_class)
+        if getattr(arguments, f"config_{field.name}", None) is not None
     }
+    given = {option: getattr(arguments, option) for option in command.data_options}
     data_file = out / DATA_FILE
     if arguments.resume:
         if not (out / "config.json").is_file():
             raise NapariGanError(f"{str(out)!r} has no config.json to resume; start a new run without --resume")
-        config = dataclasses.replace(load_config(out / "config.json"), **overrides)
+        config = load_config(out / "config.json")
+        if not isinstance(config, command.config_class):
+            raise NapariGanError(f"{str(out)!r} holds a run of another task; resume it with that task's command")
+        config = dataclasses.replace(config, **overrides)
         saved = json.loads(data_file.read_text(encoding="utf-8")) if data_file.is_file() else {}
-        data = arguments.data or [Path(p) for p in saved.get("data", [])]
-        low_res = arguments.low_res or ([Path(p) for p in saved["low_res"]] if saved.get("low_res") else None)
+        paths = {option: given[option] or ([Path(p) for p in saved[option]] if saved.get(option) else None) for option in given}
     else:
-        config = SuperResConfig(**overrides)
-        data, low_res = arguments.data, arguments.low_res
-    if not data:
-        raise NapariGanError("no training data; give image files or folders with --data")
+        config = command.config_class(**overrides)
+        paths = given
+    for option in command.required_data:
+        if not paths.get(option):
+            raise NapariGanError(f"no training data; give image files or folders with --{option.replace('_', '-')}")
     config.validate()
 
-    task = SuperResolutionTask(config, _read_images(data), _read_images(low_res) if low_res else None)
+    images = {option: _read_images(value) if value else None for option, value in paths.items()}
+    task = command.build_task(config, images)
     trainer = Trainer(task, out, resume=arguments.resume)
     if trainer.context.is_main:
-        record = {"data": [str(p.resolve()) for p in data], "low_res": [str(p.resolve()) for p in low_res] if low_res else None}
+        record = {option: [str(p.resolve()) for p in value] if value else None for option, value in paths.items()}
         data_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
     _follow(trainer)
 

@@ -132,8 +132,19 @@ class SuperResConfig(LoopConfig):
                 raise NapariGanError(message)
 
 
-TASK_NAMES: dict[type, str] = {SuperResConfig: "superres"}
-CONFIG_TYPES: dict[str, type[LoopConfig]] = {name: cls for cls, name in TASK_NAMES.items()}
+TASK_NAMES: dict[type, str] = {}
+CONFIG_TYPES: dict[str, type[LoopConfig]] = {}
+
+
+def register_config(task: str, cls: type[LoopConfig]) -> None:
+    """Register the configuration dataclass of ``task`` so that saved configurations can be read back."""
+    if task in CONFIG_TYPES:
+        raise KeyError(f"training task {task!r} is already registered by {CONFIG_TYPES[task].__name__}")
+    TASK_NAMES[cls] = task
+    CONFIG_TYPES[task] = cls
+
+
+register_config("superres", SuperResConfig)
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -160,6 +171,8 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def config_from_dict(values: dict[str, Any]) -> LoopConfig:
     """Rebuild a configuration written by :meth:`LoopConfig.to_dict`."""
+    import napari_gan.training  # noqa: F401, registers every task's configuration
+
     values = dict(values)
     task = values.pop("task", "")
     if task not in CONFIG_TYPES:

@@ -14,6 +14,7 @@ from napari_gan.archs import build_arch
 from napari_gan.data.degradation import bicubic_resize, degrade
 from napari_gan.errors import NapariGanError
 from napari_gan.generator import Generator, GeneratorInfo
+from napari_gan.training.commands import TrainCommand, register_train_command
 from napari_gan.training.config import SuperResConfig
 from napari_gan.training.data import TrainingImage, augment, check_patch_fits, random_crop, to_planes
 from napari_gan.training.events import Phase, PreviewEvent
@@ -204,3 +205,24 @@ class SuperResolutionTask(GanTask):
             source="trained in this session",
         )
         return Generator(net, info)
+
+
+def _build_task(config: SuperResConfig, images: dict[str, list[TrainingImage] | None]) -> SuperResolutionTask:
+    return SuperResolutionTask(config, images["data"], images.get("low_res"))
+
+
+register_train_command(
+    TrainCommand(
+        name="superres",
+        help="super-resolution: learn to upscale your images",
+        description="Train a super-resolution GAN on image files: pixel-loss warm-up, then adversarial training. "
+        "RUN_DIR receives config.json, autosaved checkpoints and generator.safetensors.",
+        config_class=SuperResConfig,
+        data_options={
+            "data": "high-resolution image files or folders of them",
+            "low_res": "real low-resolution images paired with --data, in the same order",
+        },
+        required_data=("data",),
+        build_task=_build_task,
+    )
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import sys
 import threading
 import time
 import warnings
@@ -261,7 +262,7 @@ class Trainer:
             yield FinishedEvent(self.step, state, self.last_checkpoint, generator_path, message)
         finally:
             # A consumer that stops iterating (a closed viewer, a cancelled worker) still gets a checkpoint.
-            if not finished and self.step != saved_step and not isinstance(_current_exception(), TrainingDiverged):
+            if not finished and self.step != saved_step and not isinstance(sys.exc_info()[1], TrainingDiverged):
                 try:
                     self.save_checkpoint()
                 except NapariGanError as error:
@@ -315,7 +316,9 @@ class Trainer:
         state = read_checkpoint(checkpoints[-1])
         saved = config_from_dict(state["config"])
         if type(saved) is not type(self.config):
-            raise NapariGanError(f"{str(self.run_dir)!r} holds a {state['config'].get('task')} run; resume it with that task")
+            raise NapariGanError(
+                f"{str(self.run_dir)!r} contains a {state['config'].get('task')} run; resume it with that task"
+            )
         changed = {
             name for name, value in self.config.to_dict().items() if saved.to_dict().get(name) != value
         } - RESUMABLE_CHANGES
@@ -355,12 +358,6 @@ class Trainer:
             path = generator.save(self.run_dir / GENERATOR_FILE)
         barrier(self.context)
         return path
-
-
-def _current_exception() -> BaseException | None:
-    import sys
-
-    return sys.exc_info()[1]
 
 
 def read_run_config(run_dir: Path) -> LoopConfig:

@@ -286,3 +286,16 @@ def test_fine_tune_scale_mismatch_rejected():
     config = dataclasses.replace(TINY, init_from="superres-x4")
     with pytest.raises(NapariGanError, match="x4 1-channel generator"):
         SuperResolutionTask(config, images())
+
+
+def test_auto_init_fine_tunes_matching_bundled():
+    config = dataclasses.replace(SuperResConfig(), scale=2, patch_size=32, batch_size=2, d_num_feat=4, discriminator="patchgan")
+    task = SuperResolutionTask(config, images())
+    bundled = napari_gan.load_generator("superres-x2").net.state_dict()
+    trained = task.networks.generators["net_g"].state_dict()
+    torch.testing.assert_close(trained["body.0.weight"], bundled["body.0.weight"])
+
+
+def test_auto_init_from_scratch_when_settings_differ():
+    task = SuperResolutionTask(TINY, images())
+    assert task.networks.generators["net_g"].state_dict()["body.0.weight"].shape[0] == 4

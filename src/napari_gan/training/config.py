@@ -96,8 +96,11 @@ class SuperResConfig(LoopConfig):
     """``unet_sn`` (U-Net with spectral normalisation, as Real-ESRGAN) or ``patchgan``."""
     d_num_feat: int = 32
     """Discriminator width; Real-ESRGAN uses 64, 32 trains twice as fast on a CPU."""
-    init_from: str = ""
-    """Bundled model name or weights file to fine-tune instead of training from scratch."""
+    init_from: str = "auto"
+    """Bundled model name or weights file to fine-tune; ``auto`` fine-tunes the bundled
+    ``superres-xN`` when the generator settings match it (srvgg, one channel, same width and depth)
+    and trains from scratch otherwise; ``none`` always trains from scratch. A compact network
+    trained from scratch needs thousands of steps to get past bicubic quality."""
     warmup_steps: int = 500
     """Steps with the pixel loss only, before the discriminator joins in."""
     pixel_weight: float = 1.0

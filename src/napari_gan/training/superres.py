@@ -84,13 +84,14 @@ class SuperResolutionTask(GanTask):
 
     def _build_generator(self) -> nn.Module:
         config = self.config
-        if config.init_from:
+        init_from = self._resolve_init_from()
+        if init_from:
             from napari_gan.weights import load_generator
 
-            loaded = load_generator(config.init_from)
+            loaded = load_generator(init_from)
             if loaded.scale != config.scale or loaded.in_channels != self.channels:
                 raise NapariGanError(
-                    f"cannot fine-tune {config.init_from!r}: it is a x{loaded.scale} {loaded.in_channels}-channel generator, "
+                    f"cannot fine-tune {init_from!r}: it is a x{loaded.scale} {loaded.in_channels}-channel generator, "
                     f"but training is x{config.scale} with {self.channels} channel(s); set scale and channels to match"
                 )
             self.arch, self.arch_kwargs = loaded.info.arch, dict(loaded.info.arch_kwargs)
@@ -110,6 +111,24 @@ class SuperResolutionTask(GanTask):
             self.size_multiple = 4 // config.scale
         self.arch = config.arch
         return build_arch(self.arch, **self.arch_kwargs)
+
+    def _resolve_init_from(self) -> str:
+        """Return the model to fine-tune, or "" to train from scratch."""
+        config = self.config
+        if config.init_from == "none":
+            return ""
+        if config.init_from != "auto":
+            return config.init_from
+        from napari_gan.weights import list_models, load_generator
+
+        candidate = f"superres-x{config.scale}"
+        if config.arch != "srvgg" or self.channels != 1 or candidate not in list_models():
+            return ""
+        bundled = load_generator(candidate).info.arch_kwargs
+        if (bundled["num_feat"], bundled["num_conv"]) != (config.num_feat, config.num_conv):
+            return ""
+        logger.info("fine-tuning the bundled %s generator", candidate)
+        return candidate
 
     def _build_discriminator(self) -> nn.Module:
         config = self.config

@@ -50,6 +50,20 @@ def _build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default %(default)s)")
     apply.add_argument("--no-half", action="store_true", help="compute in float32 on CUDA too (default: float16 on CUDA)")
     apply.add_argument("--channel-axis", type=int, default=None, help="axis holding channels (default: last axis if it has 3 or 4 entries)")
+    apply.add_argument(
+        "--direction",
+        choices=("AtoB", "BtoA"),
+        default=None,
+        help="for CycleGAN generators: translate A to B or B to A; BtoA reads latest_net_G_B.pth next to a "
+        "latest_net_G_A.pth, or the second generator of a napari-gan CycleGAN run (default: the file's own direction)",
+    )
+    apply.add_argument(
+        "--norm-statistics",
+        choices=("image", "running"),
+        default="image",
+        help="normalisation statistics of pix2pix/CycleGAN generators: per image, over the whole image even when "
+        "tiled, or the stored running statistics of batch normalisation (default %(default)s)",
+    )
 
     from napari_gan.cli_train import add_train_parser
 
@@ -88,6 +102,10 @@ def _run_apply(arguments: argparse.Namespace) -> None:
 
     check_output_path(arguments.output, inputs=(arguments.input,))
     generator = load_generator(arguments.model)
+    if arguments.direction is not None:
+        from napari_gan.weights.importers_translation import select_direction
+
+        generator = select_direction(generator, arguments.direction)
     image = read_image(arguments.input)
     steps = generator.iter_apply(
         image,
@@ -98,6 +116,7 @@ def _run_apply(arguments: argparse.Namespace) -> None:
         tile_overlap=arguments.tile_overlap,
         device=arguments.device,
         half=not arguments.no_half,
+        norm_statistics=arguments.norm_statistics,
     )
     with tqdm(desc=f"{generator.name} x{generator.scale}", unit="tile", file=sys.stderr, disable=None) as bar:
         while True:

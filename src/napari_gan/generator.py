@@ -88,6 +88,7 @@ class Generator:
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         device: str | torch.device | None = None,
         half: bool = True,
+        norm_statistics: str = "image",
     ) -> np.ndarray:
         """Apply the generator to an image or a stack of images.
 
@@ -113,6 +114,13 @@ class Generator:
             ``"cuda"``, ``"mps"``, ``"cpu"`` or ``"cuda:N"``; by default CUDA, then MPS, then CPU.
         half : bool
             Allow float16 on CUDA (default True); other devices always compute in float32.
+        norm_statistics : str
+            ``"image"`` (default): instance and batch normalisation layers normalise by the
+            statistics of the whole image, as pix2pix and CycleGAN generators are trained with
+            batch size 1 and run by their project's test script. Tiled passes first gather those
+            statistics over the whole plane, so they match a whole-image pass. ``"running"``:
+            batch normalisation uses its stored running statistics instead. Networks without
+            normalisation layers ignore it.
 
         Returns
         -------
@@ -137,6 +145,7 @@ class Generator:
                 tile_overlap=tile_overlap,
                 device=device,
                 half=half,
+                norm_statistics=norm_statistics,
             )
         )
 

@@ -1,6 +1,7 @@
 """Network architectures, registered by name so that a weights file can name its network."""
 
 from napari_gan.archs.discriminators import NLayerDiscriminator, PixelDiscriminator, UNetDiscriminatorSN
+from napari_gan.archs.pix2pix import ResnetGenerator, TranslationPair, UnetGenerator
 from napari_gan.archs.registry import build_arch, list_archs, register_arch
 from napari_gan.archs.rrdbnet import RRDBNet
 from napari_gan.archs.srvgg import SRVGGNetCompact
@@ -9,8 +10,11 @@ __all__ = [
     "NLayerDiscriminator",
     "PixelDiscriminator",
     "RRDBNet",
+    "ResnetGenerator",
     "SRVGGNetCompact",
+    "TranslationPair",
     "UNetDiscriminatorSN",
+    "UnetGenerator",
     "build_arch",
     "list_archs",
     "register_arch",

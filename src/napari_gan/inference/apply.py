@@ -6,6 +6,8 @@ from collections.abc import Generator as GeneratorType
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,6 +16,7 @@ from napari_gan.data.layout import plan_layout
 from napari_gan.data.ranges import check_image, measure_range, restore_dtype
 from napari_gan.devices import resolve_device, uses_half
 from napari_gan.errors import NapariGanError
+from napari_gan.inference.normalisation import gather_statistics, image_norm_layers, image_statistics
 from napari_gan.inference.tiling import iter_tiled, plan_tiles
 
 if TYPE_CHECKING:
@@ -44,6 +47,13 @@ class _ChannelPass:
     channels: tuple[int, ...]
     replicate: bool = False
     """Feed one channel as many identical channels and average the output back to one."""
+    convert: str | None = None
+    """For translation generators: ``"gray_to_rgb"`` repeats one channel three times and keeps the
+    RGB output; ``"rgb_to_gray"`` feeds the luminance of three channels."""
+
+
+LUMINANCE_WEIGHTS = (0.2125, 0.7154, 0.0721)
+"""Weights of R, G and B in the luminance, as in ``skimage.color.rgb2gray`` (ITU-R BT.709)."""
 
 
 def _plan_channel_passes(
@@ -56,6 +66,22 @@ def _plan_channel_passes(
     colour = num_channels - 1 if rgba else num_channels
     if colour == model_in:
         return [_ChannelPass(tuple(range(colour)))], rgba
+    if generator.task == "translation" and (colour, model_in) in ((1, 3), (3, 1)):
+        # A translation maps between different kinds of image, so averaging per-channel
+        # results, as for super-resolution, would not give a meaningful image.
+        if colour == 1:
+            warnings.warn(
+                f"{name} is grayscale but model {generator.name!r} takes RGB; its channel was repeated to make "
+                "an RGB image. Convert the image to RGB yourself to choose another conversion",
+                stacklevel=4,
+            )
+            return [_ChannelPass((0,), convert="gray_to_rgb")], rgba
+        warnings.warn(
+            f"{name} is RGB but model {generator.name!r} takes one channel; its luminance was used. "
+            "Convert the image to grayscale yourself to choose another conversion",
+            stacklevel=4,
+        )
+        return [_ChannelPass((0, 1, 2), convert="rgb_to_gray")], rgba
     if model_in == 1 and model_out == 1:
         return [_ChannelPass((channel,)) for channel in range(colour)], rgba
     if colour == 1 and model_in == model_out:
@@ -78,6 +104,7 @@ def iter_apply(
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
     device: str | torch.device | None = None,
     half: bool = True,
+    norm_statistics: str = "image",
     name: str = "image",
 ) -> GeneratorType[ApplyProgress, None, np.ndarray]:
     """Apply ``generator`` to ``array``, yielding an ``ApplyProgress`` after every tile.
@@ -88,6 +115,8 @@ def iter_apply(
     See :meth:`napari_gan.generator.Generator.apply` for the parameters.
     """
     check_image(array, name)
+    if norm_statistics not in ("image", "running"):
+        raise NapariGanError(f"norm_statistics must be 'image' or 'running', got {norm_statistics!r}")
     layout = plan_layout(tuple(array.shape), channel_axis=channel_axis, rgb=rgb)
     height_axis, width_axis = layout.spatial_axes()
     height, width = array.shape[height_axis], array.shape[width_axis]
@@ -116,7 +145,10 @@ def iter_apply(
     result_shape[-2] *= scale
     result_shape[-1] = out_channels
     target = np.empty(result_shape, dtype=array.dtype)
-    if layout.channel_axis is None:
+    if layout.rgb and out_channels == 1:
+        # An RGB image translated to one channel becomes a grayscale image without a channel axis.
+        result = target[..., 0]
+    elif layout.channel_axis is None:
         # A single-channel input keeps its shape unless the model adds channels, which go last.
         result = target[..., 0] if out_channels == 1 else target
     else:
@@ -125,18 +157,23 @@ def iter_apply(
     torch_device = resolve_device(device)
     # Autocast computes in float16 without rounding the generator's float32 weights.
     autocast_half = uses_half(torch_device, half)
+    # Eval mode also turns dropout off, so the same input always gives the same result.
     net = generator.net.to(device=torch_device).eval()
+    image_norms = image_norm_layers(net, norm_statistics)
+    # The network's own range, for example [-1, 1] for a Tanh generator; images arrive in [0, 1].
+    low, high = generator.info.value_range
+    span = high - low
 
     def run(patch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), torch.autocast(torch_device.type, dtype=torch.float16, enabled=autocast_half):
             try:
-                output = net(patch.to(device=torch_device))
+                output = net(patch.to(device=torch_device) * span + low)
             except torch.OutOfMemoryError:
                 raise NapariGanError(
                     f"out of memory on {torch_device} with tile size {tile}; use a smaller tile, for example "
                     f"{max(generator.min_size, (tile or max(height, width)) // 2)}"
                 ) from None
-            return output.float().clamp_(0.0, 1.0).cpu()
+            return ((output.float() - low) / span).clamp_(0.0, 1.0).cpu()
 
     planes = list(np.ndindex(*source.shape[:-3]))
     tiles_per_pass = len(plan_tiles(height, width, tile, tile_overlap))
@@ -148,17 +185,23 @@ def iter_apply(
         outputs = []
         for channel_pass in passes:
             inputs = image[:, list(channel_pass.channels)]
-            if channel_pass.replicate:
+            if channel_pass.convert == "rgb_to_gray":
+                inputs = (inputs * torch.tensor(LUMINANCE_WEIGHTS).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+            elif channel_pass.replicate or channel_pass.convert == "gray_to_rgb":
                 inputs = inputs.expand(-1, generator.in_channels, -1, -1)
+            statistics = None
+            if image_norms and tiles_per_pass > 1:
+                statistics = gather_statistics(run, net, inputs, norm_statistics, generator.size_multiple)
             tiles = iter_tiled(run, inputs, scale, tile, tile_pad, tile_overlap, generator.size_multiple)
-            while True:
-                try:
-                    next(tiles)
-                except StopIteration as finished:
-                    output = finished.value
-                    break
-                done += 1
-                yield ApplyProgress(done, total)
+            with image_statistics(net, norm_statistics, fixed=statistics):
+                while True:
+                    try:
+                        next(tiles)
+                    except StopIteration as finished:
+                        output = finished.value
+                        break
+                    done += 1
+                    yield ApplyProgress(done, total)
             if channel_pass.replicate:
                 output = output.mean(dim=1, keepdim=True)
             outputs.append(output)

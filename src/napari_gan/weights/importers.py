@@ -146,6 +146,10 @@ IMPORTERS = (
     Importer("Real-ESRGAN SRVGGNetCompact", ("body.0.weight", "body.2.weight"), _srvgg),
 )
 
+from napari_gan.weights.importers_translation import TRANSLATION_IMPORTERS  # noqa: E402, needs Importer above
+
+IMPORTERS += tuple(Importer(*entry) for entry in TRANSLATION_IMPORTERS)
+
 # Containers in which training frameworks wrap the state dict, in order of preference:
 # BasicSR saves the exponential moving average as params_ema, which Real-ESRGAN's inference uses.
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "net_g", "generator")

@@ -13,6 +13,7 @@ from napari_gan.archs import build_arch
 from napari_gan.errors import NapariGanError
 from napari_gan.generator import Generator, GeneratorInfo
 from napari_gan.weights.importers import import_state_dict, unwrap_state_dict
+from napari_gan.weights.importers_translation import TRANSLATION_ARCHS, TRANSLATION_MISMATCH_HINT, translation_min_size
 from napari_gan.weights.native import info_from_metadata, read_safetensors
 
 BUNDLED_PACKAGE = "napari_gan.weights.bundled"
@@ -24,6 +25,8 @@ WEIGHT_FORMATS = {
     "napari-gan .safetensors": "this project's files: weights plus the architecture and settings in the metadata",
     "Real-ESRGAN / BasicSR .pth": "RRDBNet x4, x2 and x1 (params_ema preferred over params) and SRVGGNetCompact",
     "ESRGAN .pth": "the original x4 RRDBNet layouts (model.0 ... and RRDB_trunk / trunk_conv)",
+    "pytorch-CycleGAN-and-pix2pix .pth": "U-Net and ResNet generators (latest_net_G.pth, latest_net_G_A.pth, ...), "
+    "any depth, width, normalisation and dropout",
 }
 
 
@@ -106,6 +109,14 @@ def _load_file(path: Path) -> Generator:
         source=str(path),
         source_format=imported.source_format,
     )
+    if imported.arch in TRANSLATION_ARCHS:
+        info.task = "translation"
+        info.value_range = (-1.0, 1.0)
+        info.min_size = translation_min_size(imported.arch, imported.arch_kwargs)
+        try:
+            return _build(info, imported.state_dict, path)
+        except NapariGanError as error:
+            raise NapariGanError(f"{error}. {TRANSLATION_MISMATCH_HINT}") from None
     return _build(info, imported.state_dict, path)
 
 

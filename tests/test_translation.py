@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from napari_gan import load_generator
 from napari_gan.archs import ResnetGenerator, UnetGenerator
 from napari_gan.cli import main
 from napari_gan.errors import NapariGanError
+from napari_gan.training import CycleGANConfig, CycleGANTask, Pix2PixConfig, Pix2PixTask, PreviewEvent, StepEvent, Trainer, TrainingImage
 from napari_gan.weights.importers_translation import select_direction
 
 
@@ -275,3 +278,164 @@ def test_single_direction_file_rejects_reverse(tmp_path):
     assert select_direction(generator, "AtoB") is generator
     with pytest.raises(NapariGanError, match="holds one direction only"):
         select_direction(generator, "BtoA")
+
+
+# -- training ------------------------------------------------------------------------------
+
+TINY_PIX2PIX = Pix2PixConfig(
+    steps=6, patch_size=32, num_downs=5, ngf=4, ndf=4, autosave_every_steps=3, preview_every=3, device="cpu"
+)
+TINY_CYCLEGAN = CycleGANConfig(
+    steps=6, patch_size=32, n_blocks=1, ngf=4, ndf=4, pool_size=3, autosave_every_steps=3, preview_every=3, device="cpu"
+)
+
+
+def _pairs():
+    """Return a grayscale input and an RGB target of the same 48x56 size."""
+    photo = data.astronaut()[:48, :56]
+    return [TrainingImage(photo.mean(axis=-1).astype(np.uint8), name="layer 'gray'")], [TrainingImage(photo, name="layer 'photo'")]
+
+
+def _domains():
+    return [TrainingImage(data.brick()[:48, :48], name="brick")], [TrainingImage(data.grass()[:40, :56], name="grass")]
+
+
+def _pix2pix_trainer(run_dir, resume=False, **changes):
+    torch.manual_seed(0)
+    inputs, targets = _pairs()
+    return Trainer(Pix2PixTask(dataclasses.replace(TINY_PIX2PIX, **changes), inputs, targets), run_dir, resume=resume)
+
+
+def _cyclegan_trainer(run_dir, resume=False, **changes):
+    torch.manual_seed(0)
+    domain_a, domain_b = _domains()
+    return Trainer(CycleGANTask(dataclasses.replace(TINY_CYCLEGAN, **changes), domain_a, domain_b), run_dir, resume=resume)
+
+
+def _run_until(trainer, stop_step):
+    """Run ``trainer`` and request a stop after ``stop_step``, so the learning-rate schedule keeps its total."""
+    for event in trainer.run():
+        if isinstance(event, StepEvent) and event.step == stop_step:
+            trainer.request_stop()
+
+
+def _weights(trainer):
+    networks = trainer.task.networks
+    state = {}
+    for group in (networks.generators, networks.discriminators):
+        for name, module in group.items():
+            state.update({f"{name}.{key}": value for key, value in module.state_dict().items()})
+    return state
+
+
+def test_pix2pix_losses_and_export(tmp_path):
+    events = list(_pix2pix_trainer(tmp_path).run())
+    steps = [event for event in events if isinstance(event, StepEvent)]
+    assert set(steps[-1].losses) == {"loss_d", "loss_g_l1", "loss_g_gan"}
+    assert 0.0 <= steps[-1].d_accuracy_real <= 1.0
+    previews = [event for event in events if isinstance(event, PreviewEvent)]
+    assert previews[0].image.shape == previews[0].target.shape == (32, 32, 3)
+    generator = load_generator(events[-1].generator_path)
+    assert generator.task == "translation"
+    assert (generator.in_channels, generator.out_channels) == (1, 3)
+    assert generator.apply(data.camera()[:40, :50], tile=None).shape == (40, 50, 3)
+
+
+def test_pix2pix_resume_matches_whole_run(tmp_path):
+    whole = _pix2pix_trainer(tmp_path / "whole")
+    list(whole.run())
+    _run_until(_pix2pix_trainer(tmp_path / "split"), 3)
+    second = _pix2pix_trainer(tmp_path / "split", resume=True)
+    list(second.run())
+    expected, actual = _weights(whole), _weights(second)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0, msg=key)
+
+
+def test_pix2pix_different_sizes_rejected():
+    inputs, _ = _pairs()
+    target = [TrainingImage(data.astronaut()[:40, :56], name="layer 'photo'")]
+    with pytest.raises(NapariGanError, match=r"input layer 'gray' is 48x56 but target layer 'photo' is 40x56; crop or resize"):
+        Pix2PixTask(TINY_PIX2PIX, inputs, target)
+
+
+def test_pix2pix_stack_against_image_rejected():
+    stack = [TrainingImage(np.stack([data.camera()[:48, :56]] * 4), name="layer 'stack'")]
+    _, targets = _pairs()
+    with pytest.raises(NapariGanError, match=r"input layer 'stack' has 4 slice\(s\) but target layer 'photo' has 1"):
+        Pix2PixTask(TINY_PIX2PIX, stack, targets)
+
+
+def test_pix2pix_stack_pairs_slices(tmp_path):
+    inputs = [TrainingImage(np.stack([data.camera()[:48, :48], data.camera()[48:96, :48]]), name="stack a")]
+    targets = [TrainingImage(np.stack([data.moon()[:48, :48], data.moon()[48:96, :48]]), name="stack b")]
+    task = Pix2PixTask(TINY_PIX2PIX, inputs, targets)
+    assert len(task.inputs) == len(task.targets) == 2
+    assert task.inputs[1].shape == task.targets[1].shape == (1, 48, 48)
+
+
+def test_patch_not_multiple_of_unet_rejected():
+    inputs, targets = _pairs()
+    with pytest.raises(NapariGanError, match="patch_size 40 must be a multiple of 32 for the unet generator"):
+        Pix2PixTask(dataclasses.replace(TINY_PIX2PIX, patch_size=40), inputs, targets)
+
+
+def test_cyclegan_losses_and_pool(tmp_path):
+    trainer = _cyclegan_trainer(tmp_path)
+    events = list(trainer.run())
+    steps = [event for event in events if isinstance(event, StepEvent)]
+    assert set(steps[-1].losses) == {
+        "loss_d_a", "loss_d_b", "loss_cycle_a", "loss_cycle_b", "loss_idt_a", "loss_idt_b", "loss_g_a", "loss_g_b"
+    }
+    assert int(trainer.task.networks.discriminators["pool_fake_b"].count) == 3
+
+
+def test_cyclegan_resume_matches_whole_run(tmp_path):
+    whole = _cyclegan_trainer(tmp_path / "whole")
+    list(whole.run())
+    _run_until(_cyclegan_trainer(tmp_path / "split"), 3)
+    second = _cyclegan_trainer(tmp_path / "split", resume=True)
+    list(second.run())
+    expected, actual = _weights(whole), _weights(second)
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=0, msg=key)
+
+
+def test_cyclegan_export_has_both_directions(tmp_path):
+    trainer = _cyclegan_trainer(tmp_path)
+    finished = list(trainer.run())[-1]
+    a_to_b = load_generator(finished.generator_path)
+    b_to_a = select_direction(a_to_b, "BtoA")
+    image = data.brick()[:32, :32]
+    with torch.no_grad():
+        expected = trainer.task.networks.generators["net_g_b"].eval()(torch.from_numpy(image / np.float32(255))[None, None] * 2 - 1)
+    result = b_to_a.apply(image, tile=None)
+    np.testing.assert_allclose(result, np.rint((expected[0, 0].numpy() + 1) / 2 * 255), atol=1)
+    assert not np.array_equal(a_to_b.apply(image, tile=None), result)
+
+
+def test_cli_train_pix2pix_and_apply(tmp_path, capsys):
+    inputs, targets = _pairs()
+    iio.imwrite(tmp_path / "a.png", inputs[0].data)
+    iio.imwrite(tmp_path / "b.png", targets[0].data)
+    options = ["--patch-size", "32", "--num-downs", "5", "--ngf", "4", "--ndf", "4", "--device", "cpu"]
+    run = tmp_path / "run"
+    code = main(["train", "pix2pix", "--input", str(tmp_path / "a.png"), "--target", str(tmp_path / "b.png"), "--out", str(run), "--steps", "2", *options])
+    assert code == 0
+    assert main(["train", "pix2pix", "--out", str(run), "--resume", "--steps", "3"]) == 0
+    assert "finished at step 3 of 3" in capsys.readouterr().out
+    assert main(["apply", "--model", str(run / "generator.safetensors"), str(tmp_path / "a.png"), str(tmp_path / "out.png")]) == 0
+    assert iio.imread(tmp_path / "out.png").shape == (48, 56, 3)
+
+
+def test_cli_train_cyclegan_direction(tmp_path):
+    domain_a, domain_b = _domains()
+    iio.imwrite(tmp_path / "a.png", domain_a[0].data)
+    iio.imwrite(tmp_path / "b.png", domain_b[0].data)
+    options = ["--patch-size", "32", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--device", "cpu"]
+    run = tmp_path / "run"
+    code = main(["train", "cyclegan", "--domain-a", str(tmp_path / "a.png"), "--domain-b", str(tmp_path / "b.png"), "--out", str(run), "--steps", "2", *options])
+    assert code == 0
+    model = str(run / "generator.safetensors")
+    assert main(["apply", "--model", model, "--direction", "BtoA", str(tmp_path / "b.png"), str(tmp_path / "out.png"), "--tile", "0"]) == 0
+    assert iio.imread(tmp_path / "out.png").shape == (40, 56)

@@ -22,12 +22,17 @@ from napari_gan.training.events import (
 )
 from napari_gan.training.loop import Trainer, TrainingDiverged
 from napari_gan.training.superres import SuperResolutionTask
+from napari_gan.training.translation import CycleGANConfig, CycleGANTask, Pix2PixConfig, Pix2PixTask
 
 __all__ = [
     "CheckpointEvent",
+    "CycleGANConfig",
+    "CycleGANTask",
     "FinishedEvent",
     "LoopConfig",
     "Phase",
+    "Pix2PixConfig",
+    "Pix2PixTask",
     "PreviewEvent",
     "RunState",
     "StepEvent",

@@ -65,6 +65,23 @@ def _build_parser() -> argparse.ArgumentParser:
         "tiled, or the stored running statistics of batch normalisation (default %(default)s)",
     )
 
+    sample = commands.add_parser(
+        "sample",
+        help="generate new images with a synthesis generator",
+        description="Generate N images from seeded random latents, or a morph through them, and write them "
+        "as one uint8 stack (N, H, W) or (N, H, W, 3). The same seed gives the same images.",
+    )
+    sample.add_argument("--model", "-m", required=True, help="bundled synthesis generator (see 'napari-gan models') or weights file")
+    sample.add_argument("--n", type=int, required=True, help="number of images")
+    sample.add_argument("output", type=Path, help="output stack: .tif/.tiff or .npy; the folder must exist")
+    sample.add_argument("--seed", type=int, default=0, help="random seed of the latents (default %(default)s)")
+    sample.add_argument("--truncation", type=float, default=1.0, help="0 to 2; below 1 gives more typical, less varied images (default %(default)s)")
+    sample.add_argument("--interpolate", type=int, default=None, metavar="STEPS", help="write a morph through the N samples of --seed instead, STEPS images from each to the next (both included)")
+    sample.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default %(default)s)")
+    sample.add_argument("--score", type=Path, default=None, metavar="REAL", help="also measure SWD and diversity against this stack of real images")
+    sample.add_argument("--run-dir", type=Path, default=None, help="with --score: training run whose discriminator accuracy to measure")
+    sample.add_argument("--inception", type=Path, default=None, metavar="PTH", help="with --score: local torchvision inception_v3 state dict for FID")
+
     from napari_gan.cli_train import add_train_parser
 
     add_train_parser(commands)
@@ -88,7 +105,11 @@ def _run_models() -> None:
     print("Bundled generators:")
     for name in list_models():
         generator = load_generator(name)
-        print(f"  {name:<16} x{generator.scale} super-resolution, {generator.in_channels}-channel ({generator.info.arch})")
+        if generator.task == "synthesis":
+            size = generator.info.arch_kwargs.get("resolution")
+            print(f"  {name:<16} synthesis, {size}x{size} {generator.out_channels}-channel ({generator.info.arch})")
+        else:
+            print(f"  {name:<16} x{generator.scale} super-resolution, {generator.in_channels}-channel ({generator.info.arch})")
     print("\nWeight files napari-gan reads:")
     for name, description in WEIGHT_FORMATS.items():
         print(f"  {name:<28} {description}")
@@ -140,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_models()
         elif arguments.command == "apply":
             _run_apply(arguments)
+        elif arguments.command == "sample":
+            from napari_gan.cli_sample import run_sample
+
+            run_sample(arguments)
         elif arguments.command == "train":
             from napari_gan.cli_train import run_train
 

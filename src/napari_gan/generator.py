@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from napari_gan.errors import NapariGanError
 from napari_gan.inference.apply import (
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
@@ -155,13 +156,106 @@ class Generator:
         The result is the generator's return value; :func:`collect` runs it to the end. ``name``
         names the image in error messages, for example ``"layer 'cells'"``.
         """
+        if self.task == "synthesis":
+            raise NapariGanError(
+                f"{self.name!r} is a synthesis generator: it makes new images from noise and cannot be applied "
+                "to an image; use its sample() method, or 'napari-gan sample'"
+            )
         return iter_apply(self, array, name=name, **options)
+
+    @property
+    def z_dim(self) -> int:
+        """Length of the latent vector of a synthesis generator."""
+        self._require_synthesis("z_dim")
+        return int(self.info.arch_kwargs["z_dim"])
+
+    def _require_synthesis(self, what: str) -> None:
+        if self.task != "synthesis":
+            raise NapariGanError(
+                f"{self.name!r} is a {self.task} generator, which transforms images and has no {what}; "
+                "use apply(), or pick a synthesis generator (see 'napari-gan models')"
+            )
+
+    def latents(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """Return the ``(n, z_dim)`` latents that :meth:`sample` uses for ``seed``."""
+        self._require_synthesis("latents")
+        from napari_gan.inference.latent import sample_latents
+
+        return sample_latents(n, self.z_dim, seed)
+
+    def sample(
+        self, n: int, seed: int | None = None, truncation: float = 1.0, device: str | torch.device | None = None
+    ) -> np.ndarray:
+        """Generate ``n`` new images from random latents.
+
+        Parameters
+        ----------
+        n : int
+            Number of images.
+        seed : int, optional
+            The same seed gives the same images; None draws a fresh one.
+        truncation : float
+            In [0, 2]; 1 (default) samples the learned distribution, smaller values move each latent
+            (DCGAN) or intermediate latent w (style-based) towards the average, for more typical
+            and less varied images.
+        device : str, optional
+            ``"cuda"``, ``"mps"``, ``"cpu"`` or ``"cuda:N"``; by default CUDA, then MPS, then CPU.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 ``(n, H, W)`` for grayscale or ``(n, H, W, 3)`` for RGB generators. The network's
+            [-1, 1] output maps to 0-255 by ``round((x + 1) * 127.5)``.
+        """
+        from napari_gan.inference.latent import synthesise
+
+        return synthesise(self.net, self.latents(n, seed), truncation, _device(device))
+
+    def interpolate(
+        self,
+        start: int | tuple[int, int] | np.ndarray,
+        end: int | tuple[int, int] | np.ndarray,
+        steps: int,
+        truncation: float = 1.0,
+        method: str = "slerp",
+        device: str | torch.device | None = None,
+    ) -> np.ndarray:
+        """Generate a morph of ``steps`` images between two latents, both ends included.
+
+        ``start`` and ``end`` are each a seed (the first latent of ``sample(n, seed)``), a pair
+        ``(seed, index)`` naming image ``index`` of ``sample(n, seed)``, or a latent ``(z_dim,)``.
+        ``method`` is ``"slerp"`` (spherical, default) or ``"linear"``. Returns uint8 images as
+        :meth:`sample` does, ``(steps, H, W[, 3])``.
+        """
+        from napari_gan.inference.latent import interpolate_latents, synthesise
+
+        latents = interpolate_latents(self._latent(start), self._latent(end), steps, method)
+        return synthesise(self.net, latents, truncation, _device(device))
+
+    def _latent(self, point: int | tuple[int, int] | np.ndarray) -> torch.Tensor:
+        if isinstance(point, (int, np.integer)):
+            return self.latents(1, int(point))[0]
+        if isinstance(point, tuple) and len(point) == 2:
+            seed, index = int(point[0]), int(point[1])
+            if index < 0:
+                raise NapariGanError(f"sample index must not be negative, got {index}")
+            return self.latents(index + 1, seed)[index]
+        latent = torch.as_tensor(np.asarray(point), dtype=torch.float32).flatten()
+        if latent.numel() != self.z_dim:
+            raise NapariGanError(f"a latent of {latent.numel()} values does not fit z_dim={self.z_dim}; give a seed or a latent of {self.z_dim} values")
+        return latent
 
     def save(self, path: str | Path) -> Path:
         """Write the generator as a ``.safetensors`` file that :func:`napari_gan.load_generator` reads."""
         from napari_gan.weights.native import save_generator
 
         return save_generator(self, path)
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    from napari_gan.devices import resolve_device
+
+    return resolve_device(device)
 
 
 def collect(progress_events) -> Any:

@@ -1,5 +1,6 @@
 """Network architectures, registered by name so that a weights file can name its network."""
 
+from napari_gan.archs.dcgan import DCGANDiscriminator, DCGANGenerator
 from napari_gan.archs.discriminators import NLayerDiscriminator, PixelDiscriminator, UNetDiscriminatorSN
 from napari_gan.archs.pix2pix import ResnetGenerator, TranslationPair, UnetGenerator
 from napari_gan.archs.registry import build_arch, list_archs, register_arch
@@ -7,6 +8,8 @@ from napari_gan.archs.rrdbnet import RRDBNet
 from napari_gan.archs.srvgg import SRVGGNetCompact
 
 __all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "NLayerDiscriminator",
     "PixelDiscriminator",
     "RRDBNet",

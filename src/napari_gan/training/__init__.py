@@ -23,6 +23,7 @@ from napari_gan.training.events import (
 from napari_gan.training.loop import Trainer, TrainingDiverged
 from napari_gan.training.superres import SuperResolutionTask
 from napari_gan.training.translation import CycleGANConfig, CycleGANTask, Pix2PixConfig, Pix2PixTask
+from napari_gan.training.synthesis import SynthesisConfig, SynthesisTask
 
 __all__ = [
     "CheckpointEvent",
@@ -38,6 +39,8 @@ __all__ = [
     "StepEvent",
     "SuperResConfig",
     "SuperResolutionTask",
+    "SynthesisConfig",
+    "SynthesisTask",
     "Trainer",
     "TrainingDiverged",
     "TrainingEvent",

@@ -34,9 +34,26 @@ def _bundled_dir() -> Path:
     return Path(str(resources.files(BUNDLED_PACKAGE)))
 
 
-def list_models() -> list[str]:
-    """Return the names of the bundled generators, sorted."""
-    return sorted(path.stem for path in _bundled_dir().glob("*.safetensors"))
+def list_models(task: str | None = None) -> list[str]:
+    """Return the names of the bundled generators, sorted; with ``task``, only those of that task.
+
+    ``task`` is ``"superres"``, ``"synthesis"`` or another :attr:`GeneratorInfo.task`; it is read
+    from each file's metadata without building the network.
+    """
+    paths = sorted(_bundled_dir().glob("*.safetensors"))
+    if task is not None:
+        paths = [path for path in paths if model_task(path) == task]
+    return [path.stem for path in paths]
+
+
+def model_task(path: str | Path) -> str:
+    """Return the task stored in a napari-gan ``.safetensors`` file, or ``"superres"`` when there is none."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt", device="cpu") as handle:
+        metadata = handle.metadata() or {}
+    info = info_from_metadata(metadata, Path(path))
+    return info.task if info is not None else "superres"
 
 
 def bundled_model_card(name: str) -> str:

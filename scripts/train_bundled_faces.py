@@ -30,7 +30,7 @@ import torch
 
 from napari_gan.generator import Generator
 from napari_gan.training import SynthesisConfig, SynthesisTask, Trainer, TrainingImage
-from napari_gan.training.checkpoint import list_checkpoints, read_checkpoint
+from napari_gan.training.checkpoint import list_checkpoints
 from napari_gan.weights.loader import load_generator
 
 BUNDLED = Path(__file__).resolve().parents[1] / "src" / "napari_gan" / "weights" / "bundled"
@@ -84,20 +84,10 @@ def train(run_dir: Path, steps: int) -> None:
             )
 
 
-def trained_discriminator(run_dir: Path, channels: int = 1) -> torch.nn.Module:
-    """Rebuild the discriminator of the newest checkpoint in ``run_dir``."""
-    from napari_gan.archs import build_arch
-
-    state = read_checkpoint(list_checkpoints(run_dir)[-1])
-    net_d = build_arch("dcgan_d", resolution=SETTINGS.resolution, in_channels=channels, num_feat=SETTINGS.d_num_feat)
-    net_d.load_state_dict(state["discriminators"]["net_d"])
-    return net_d.eval()
-
-
 def model_card(generator: Generator, run_dir: Path, trained_steps: int, seconds: float | None) -> str:
     """Measure ``generator`` against the real faces and return the Markdown model card."""
     from napari_gan.metrics_synthesis import score_synthesis
-    from napari_gan.training.synthesis import fit_to_resolution
+    from napari_gan.training.synthesis import fit_to_resolution, load_run_discriminator
 
     all_faces = torch.from_numpy(faces()).float()[:, None]
     real = torch.stack([fit_to_resolution(face, SETTINGS.resolution) for face in all_faces]).numpy()[:, 0]
@@ -106,7 +96,7 @@ def model_card(generator: Generator, run_dir: Path, trained_steps: int, seconds:
         generator,
         real_uint8[list(TRAINING_FACES)],
         held_out=real_uint8[list(HELD_OUT_FACES)],
-        discriminator=trained_discriminator(run_dir),
+        discriminator=load_run_discriminator(run_dir, channels=1),
         n_samples=METRIC_SAMPLES,
         seed=METRIC_SEED,
     )

@@ -26,16 +26,11 @@ def morph(generator, n: int, seed: int, steps: int, truncation: float, device: s
 
 def read_real_stack(path: Path, resolution: int) -> np.ndarray:
     """Read a stack of real images and map it to uint8 at ``resolution`` with the training rule."""
-    import torch
-
     from napari_gan.io import read_image
-    from napari_gan.training.data import TrainingImage, to_planes
-    from napari_gan.training.synthesis import fit_to_resolution
+    from napari_gan.metrics_synthesis import real_images_uint8
+    from napari_gan.training.data import TrainingImage
 
-    planes, channels = to_planes([TrainingImage(read_image(path), name=f"image {str(path)!r}")], 0)
-    fitted = torch.stack([fit_to_resolution(plane, resolution) for plane in planes]).numpy()
-    images = np.rint(fitted * 255).astype(np.uint8).transpose(0, 2, 3, 1)
-    return images[..., 0] if channels == 1 else images
+    return real_images_uint8([TrainingImage(read_image(path), name=f"image {str(path)!r}")], resolution)
 
 
 def run_sample(arguments: argparse.Namespace) -> None:
@@ -62,9 +57,10 @@ def run_sample(arguments: argparse.Namespace) -> None:
 def print_score(generator, arguments: argparse.Namespace) -> None:
     """Measure the generator against ``--score`` and print one metric per line."""
     from napari_gan.metrics_synthesis import score_synthesis
+    from napari_gan.training.synthesis import load_run_discriminator
 
     real = read_real_stack(arguments.score, int(generator.info.arch_kwargs["resolution"]))
-    discriminator = run_discriminator(arguments.run_dir, generator) if arguments.run_dir else None
+    discriminator = load_run_discriminator(arguments.run_dir, generator.out_channels) if arguments.run_dir else None
     score = score_synthesis(
         generator,
         real,
@@ -76,24 +72,3 @@ def print_score(generator, arguments: argparse.Namespace) -> None:
     )
     for name, value in score.rows():
         print(f"{name}: {value}")
-
-
-def run_discriminator(run_dir: Path, generator):
-    """Rebuild the discriminator of the newest checkpoint of a synthesis run."""
-    from napari_gan.archs import build_arch
-    from napari_gan.training.checkpoint import list_checkpoints, read_checkpoint
-    from napari_gan.training.config import config_from_dict
-    from napari_gan.training.synthesis import SYNTHESIS_ARCHS, SynthesisConfig
-
-    checkpoints = list_checkpoints(Path(run_dir))
-    if not checkpoints:
-        raise NapariGanError(f"no checkpoint in {str(run_dir)!r}; give the run folder of 'napari-gan train synthesis'")
-    state = read_checkpoint(checkpoints[-1])
-    config = config_from_dict(state["config"])
-    if not isinstance(config, SynthesisConfig):
-        raise NapariGanError(f"{str(run_dir)!r} holds a {state['config'].get('task')} run, not a synthesis run")
-    net_d = build_arch(
-        SYNTHESIS_ARCHS[config.arch][1], resolution=config.resolution, in_channels=generator.out_channels, num_feat=config.d_num_feat
-    )
-    net_d.load_state_dict(state["discriminators"]["net_d"])
-    return net_d.eval()

@@ -99,6 +99,21 @@ def to_float_batch(images: np.ndarray) -> torch.Tensor:
     return batch[:, None] if batch.ndim == 3 else batch.permute(0, 3, 1, 2)
 
 
+def real_images_uint8(images: list, resolution: int) -> np.ndarray:
+    """Map training images to uint8 ``(N, R, R[, 3])`` with the synthesis task's size rule, for scoring.
+
+    ``images`` is a list of :class:`~napari_gan.training.TrainingImage`; each plane is normalised,
+    centre-cropped to a square and resized to ``resolution`` as training does.
+    """
+    from napari_gan.training.data import to_planes
+    from napari_gan.training.synthesis import fit_to_resolution
+
+    planes, channels = to_planes(images, 0)
+    fitted = torch.stack([fit_to_resolution(plane, resolution) for plane in planes]).numpy()
+    values = np.rint(fitted * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(values[..., 0] if channels == 1 else values)
+
+
 def laplacian_pyramid(images: torch.Tensor, min_size: int = SWD_MIN_LEVEL) -> list[torch.Tensor]:
     """Return the Laplacian pyramid of ``(N, C, H, W)``, finest level first, down to ``min_size``.
 

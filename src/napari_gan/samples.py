@@ -35,3 +35,16 @@ SUPERRES_SAMPLES = {
     "cells 16-bit (x2 down-scaled)": cells_lowres_uint16,
     "retina (x4 down-scaled)": retina_lowres,
 }
+
+
+LFW_FACE_COUNT = 100
+"""``skimage.data.lfw_subset()`` holds 100 faces followed by 100 images that are not faces."""
+
+
+def lfw_faces() -> np.ndarray:
+    """Return the 100 faces of scikit-image's ``lfw_subset`` as a uint8 stack ``(100, 25, 25)``.
+
+    The float values in [0, 1] map to 0-255 by rounding ``x * 255``.
+    """
+    faces = skimage.data.lfw_subset()[:LFW_FACE_COUNT]
+    return np.round(faces * 255).astype(np.uint8)

@@ -15,3 +15,7 @@ def cells_lowres_uint16() -> list[tuple]:
 
 def retina_lowres() -> list[tuple]:
     return [(samples.retina_lowres(), {"name": "retina low-res", "rgb": True})]
+
+
+def lfw_faces() -> list[tuple]:
+    return [(samples.lfw_faces(), {"name": "faces (lfw_subset)", "colormap": "gray"})]

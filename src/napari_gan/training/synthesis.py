@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -327,6 +328,23 @@ def image_grid(images: torch.Tensor, columns: int = PREVIEW_GRID, gap: int = PRE
         grid[:, top : top + height, left : left + width] = images[index]
     array = grid.permute(1, 2, 0).numpy()
     return np.ascontiguousarray(array[..., 0] if channels == 1 else array)
+
+
+def load_run_discriminator(run_dir: str | Path, channels: int) -> nn.Module:
+    """Rebuild the discriminator of the newest checkpoint of a synthesis run, in eval mode on the CPU."""
+    from napari_gan.training.checkpoint import list_checkpoints, read_checkpoint
+    from napari_gan.training.config import config_from_dict
+
+    checkpoints = list_checkpoints(Path(run_dir))
+    if not checkpoints:
+        raise NapariGanError(f"no checkpoint in {str(run_dir)!r}; give the run folder of a synthesis training run")
+    state = read_checkpoint(checkpoints[-1])
+    config = config_from_dict(state["config"])
+    if not isinstance(config, SynthesisConfig):
+        raise NapariGanError(f"{str(run_dir)!r} holds a {state['config'].get('task')} run, not a synthesis run")
+    net_d = build_arch(SYNTHESIS_ARCHS[config.arch][1], resolution=config.resolution, in_channels=channels, num_feat=config.d_num_feat)
+    net_d.load_state_dict(state["discriminators"]["net_d"])
+    return net_d.eval()
 
 
 def _build_task(config: SynthesisConfig, images: dict[str, list[TrainingImage] | None]) -> SynthesisTask:

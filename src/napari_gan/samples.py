@@ -37,6 +37,53 @@ SUPERRES_SAMPLES = {
 }
 
 
+TEXTURE_CROP = 128
+"""Edge of each texture crop in the unpaired texture sets, in pixels."""
+
+
+def virtual_staining_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Return a hematoxylin image and the stained colour image it comes from, for pix2pix.
+
+    The input is the hematoxylin channel of scikit-image's immunohistochemistry image (colour
+    deconvolution by ``skimage.color.rgb2hed``), scaled to uint8 by its minimum and maximum,
+    ``(512, 512)``. The target is the colour image, ``(512, 512, 3)`` uint8.
+    """
+    from skimage.color import rgb2hed
+
+    stained = skimage.data.immunohistochemistry()
+    hematoxylin = rgb2hed(stained)[..., 0]
+    hematoxylin = (hematoxylin - hematoxylin.min()) / (hematoxylin.max() - hematoxylin.min())
+    return np.round(hematoxylin * 255).astype(np.uint8), stained
+
+
+def edges_to_photo_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Return Canny edges of scikit-image's astronaut photograph and the photograph, both 256x256.
+
+    The edges are uint8 0 or 255, ``(256, 256)``; the photograph is x2 down-scaled RGB uint8.
+    """
+    from skimage.color import rgb2gray
+    from skimage.feature import canny
+
+    photo = resize_array(skimage.data.astronaut(), 1 / 2)
+    edges = canny(rgb2gray(photo), sigma=1.5)
+    return (edges * 255).astype(np.uint8), photo
+
+
+def texture_sets() -> tuple[np.ndarray, np.ndarray]:
+    """Return two unpaired stacks of texture crops for CycleGAN: brick and gravel.
+
+    Each is ``(4, 128, 128)`` uint8: the four quadrant-centre crops of scikit-image's 512x512
+    ``brick`` and ``gravel`` images.
+    """
+    starts = (64, 320)
+    size = TEXTURE_CROP
+
+    def crops(image: np.ndarray) -> np.ndarray:
+        return np.stack([image[top : top + size, left : left + size] for top in starts for left in starts])
+
+    return crops(skimage.data.brick()), crops(skimage.data.gravel())
+
+
 LFW_FACE_COUNT = 100
 """``skimage.data.lfw_subset()`` holds 100 faces followed by 100 images that are not faces."""
 

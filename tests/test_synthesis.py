@@ -78,6 +78,63 @@ def test_dcgan_rejects_resolution():
         build_arch("dcgan", resolution=48)
 
 
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+def test_style_shapes(resolution):
+    net_g = build_arch("style", z_dim=8, resolution=resolution, out_channels=3, num_feat=2, mapping_layers=1)
+    net_d = build_arch("style_d", resolution=resolution, in_channels=3, num_feat=2)
+    with torch.no_grad():
+        images = net_g(torch.randn(2, 8))
+
+    assert images.shape == (2, 3, resolution, resolution)
+    assert net_g.num_ws == 2 * (resolution.bit_length() - 2)
+    assert net_d(images).shape == (2,)
+
+
+def test_style_mixing_changes_fine_layers():
+    torch.manual_seed(0)
+    net_g = build_arch("style", z_dim=8, resolution=32, out_channels=1, num_feat=2, mapping_layers=1).eval()
+    z, z_mix = torch.randn(2, 8), torch.randn(2, 8)
+    with torch.no_grad():
+        plain = net_g(z)
+        unmixed = net_g(z, z_mix=z_mix, crossover=net_g.num_ws)
+        mixed = net_g(z, z_mix=z_mix, crossover=4)
+        other = net_g(z_mix)
+
+    assert torch.equal(plain, unmixed)
+    assert not torch.allclose(plain, mixed)
+    assert not torch.allclose(other, mixed)
+
+
+def test_style_w_avg_tracks_training():
+    net_g = build_arch("style", z_dim=8, resolution=32, out_channels=1, num_feat=2, mapping_layers=1)
+    net_g(torch.randn(4, 8))
+
+    assert float(net_g.w_avg.abs().sum()) > 0
+    net_g.eval()
+    before = net_g.w_avg.clone()
+    net_g(torch.randn(4, 8))
+    assert torch.equal(before, net_g.w_avg)
+
+
+def test_style_truncation_zero_is_average(tmp_path):
+    list(Trainer(make_task(arch="style", steps=2), tmp_path / "run").run())
+    generator = napari_gan.load_generator(tmp_path / "run" / "generator.safetensors")
+    samples = generator.sample(3, seed=1, truncation=0.0)
+
+    assert generator.info.arch == "style"
+    assert np.array_equal(samples[0], samples[1])
+    assert not np.array_equal(generator.sample(2, seed=1)[0], generator.sample(2, seed=1)[1])
+    assert np.array_equal(generator.sample(2, seed=5, truncation=0.7), generator.sample(2, seed=5, truncation=0.7))
+
+
+def test_style_batch_mixes_styles():
+    task = make_task(arch="style", style_mixing=1.0)
+    batch = task.sample_batch(torch.Generator().manual_seed(0))
+
+    assert 1 <= int(batch["crossover"][0]) < task.networks.generators["net_g"].num_ws
+    assert batch["z_mix"].shape == (4, 8)
+
+
 # -- DiffAugment ------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from napari_gan.archs.pix2pix import ResnetGenerator, TranslationPair, UnetGener
 from napari_gan.archs.registry import build_arch, list_archs, register_arch
 from napari_gan.archs.rrdbnet import RRDBNet
 from napari_gan.archs.srvgg import SRVGGNetCompact
+from napari_gan.archs.stylegan import StyleDiscriminator, StyleGenerator
 
 __all__ = [
     "DCGANDiscriminator",
@@ -15,6 +16,8 @@ __all__ = [
     "RRDBNet",
     "ResnetGenerator",
     "SRVGGNetCompact",
+    "StyleDiscriminator",
+    "StyleGenerator",
     "TranslationPair",
     "UNetDiscriminatorSN",
     "UnetGenerator",

@@ -17,6 +17,7 @@ from napari_gan.generator import Generator
 from napari_gan.inference import DEFAULT_TILE
 from napari_gan.weights import list_models, load_generator
 from napari_gan._napari.layers import check_image_layer, result_layer_kwargs
+from napari_gan._napari.session import session_generators
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class SuperResolutionWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self._viewer = viewer
-        self._generators: dict[str, Generator | None] = {name: None for name in list_models()}
+        self._generators: dict[str, Generator | None] = {name: None for name in list_models(task="superres")}
         self._worker: GeneratorWorker | None = None
         self._progress: progress | None = None
 
@@ -70,6 +71,14 @@ class SuperResolutionWidget(Container):
                 self._status,
             ]
         )
+
+        for generator in session_generators.items():
+            self.add_generator(generator, select=False)
+        session_generators.added.connect(self.add_generator)
+        self.native.destroyed.connect(self._disconnect_session)
+
+    def _disconnect_session(self, _object: object = None) -> None:
+        session_generators.added.disconnect(self.add_generator)
 
     def _model_names(self, _widget: object = None) -> list[str]:
         return list(self._generators)
@@ -132,15 +141,14 @@ class SuperResolutionWidget(Container):
             device=self._device.value,
             half=self._half.value,
         )
-        # Passing an "errored" handler stops the worker from re-raising in the main thread;
-        # napari's worker also forwards the error to its notification manager.
+        # Passing an "errored" handler stops the worker from re-raising in the main thread.
         worker = thread_worker(
             _forward_progress,
             start_thread=False,
             connect={
                 "yielded": self._on_progress,
                 "returned": lambda result: self._add_result(layer, model_name, generator.scale, result),
-                "errored": lambda error: self._report_error(error, notify=False),
+                "errored": self._report_error,
                 "aborted": lambda: self._set_status("cancelled; no layer was added"),
                 "finished": self._on_finished,
             },
@@ -177,16 +185,15 @@ class SuperResolutionWidget(Container):
         self._apply_button.enabled = True
         self._cancel_button.enabled = False
 
-    def _report_error(self, error: BaseException, notify: bool = True) -> None:
-        """Show ``error`` on the widget and, unless napari's worker already did, as a notification."""
+    def _report_error(self, error: BaseException) -> None:
+        """Show ``error`` on the widget and as a napari notification."""
         if isinstance(error, NapariGanError):
             message = str(error)
         else:
             logger.error("super-resolution failed", exc_info=error)
             message = f"super-resolution failed: {type(error).__name__}: {error}"
         self._set_status(message)
-        if notify:
-            show_error(message)
+        show_error(message)
 
     def _set_status(self, message: str) -> None:
         self._status.value = message

@@ -87,7 +87,7 @@ def check_run_dir(run_dir: Path, needed_bytes: int = MIN_FREE_BYTES) -> None:
         probe.unlink()
     except OSError as error:
         raise NapariGanError(
-            f"run folder {str(run_dir)!r} is not writable ({error.strerror or error}); pick another --out folder"
+            f"run folder {str(run_dir)!r} is not writable ({error.strerror or error}); pick another run folder"
         ) from None
     free = shutil.disk_usage(run_dir).free
     if free < needed_bytes:

@@ -101,7 +101,9 @@ def model_card(generator: Generator, run_dir: Path, trained_steps: int, seconds:
         seed=METRIC_SEED,
     )
     config = dataclasses.asdict(SETTINGS)
-    settings = "\n".join(f"| {key} | {value} |" for key, value in config.items() if key not in ("device",))
+    # The style generator's settings do not apply to this DCGAN.
+    unused = ("device", "mapping_layers", "style_mixing")
+    settings = "\n".join(f"| {key} | {value} |" for key, value in config.items() if key not in unused)
     duration = f"{seconds / 60:.0f} minutes" if seconds else "see the training log"
     return f"""# faces
 
@@ -128,7 +130,11 @@ real and generated images, random left-right flips of the real faces, EMA of the
 
 ## Metrics
 
-Measured on {METRIC_SAMPLES} samples (seed {METRIC_SEED}) by `napari_gan.metrics_synthesis.score_synthesis`.
+Measured on {METRIC_SAMPLES} samples (seed {METRIC_SEED}) by `napari_gan.metrics_synthesis.score_synthesis`
+against the 90 training faces. The discriminator of the last checkpoint judges the 10 held-out faces
+(90-99) and the samples; about 0.5 on both means it can no longer tell them apart. Lower SWD is
+better; diversity near 1 means the samples vary as much as the real faces. FID is not given because
+no Inception weights are available offline.
 
 {score.to_markdown()}
 

@@ -18,7 +18,9 @@ HELD_OUT = {
 
 
 def test_bundled_models_listed():
-    assert napari_gan.list_models() == ["superres-x2", "superres-x4"]
+    assert napari_gan.list_models() == ["faces", "superres-x2", "superres-x4"]
+    assert napari_gan.list_models(task="superres") == ["superres-x2", "superres-x4"]
+    assert napari_gan.list_models(task="synthesis") == ["faces"]
 
 
 @pytest.mark.parametrize("model", ["superres-x2", "superres-x4"])

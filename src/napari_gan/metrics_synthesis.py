@@ -4,7 +4,7 @@
   real images, as Karras et al. (2018, "Progressive growing of GANs", appendix D) measure it:
   small when the generated images have the real images' local statistics at every scale.
 - Diversity: the mean pairwise distance between generated images divided by that between real
-  images; near 1 when the samples vary as much as the data, far below 1 under mode collapse.
+  images. It is near 1 when the samples vary as much as the data, and far below 1 under mode collapse.
 - The discriminator's accuracy on held-out real images and on generated images; near 0.5 on both
   when generator and discriminator are balanced.
 - FID (Heusel et al., 2017) from the 2048-dimensional pool features of a torchvision Inception v3
@@ -117,7 +117,7 @@ def real_images_uint8(images: list, resolution: int) -> np.ndarray:
 def laplacian_pyramid(images: torch.Tensor, min_size: int = SWD_MIN_LEVEL) -> list[torch.Tensor]:
     """Return the Laplacian pyramid of ``(N, C, H, W)``, finest level first, down to ``min_size``.
 
-    Each level but the last holds the detail lost by blurring and halving; the last level is the
+    Each level but the last contains the detail lost by blurring and halving; the last level is the
     blurred low-pass image itself.
     """
     taps = torch.tensor(GAUSSIAN_TAPS)

@@ -189,7 +189,7 @@ class SynthesisWidget(Container):
         try:
             generator = load_generator(Path(path))
             if generator.task != "synthesis":
-                raise NapariGanError(f"{str(path)!r} holds a {generator.task} generator; pick a synthesis generator file")
+                raise NapariGanError(f"{str(path)!r} contains a {generator.task} generator, not a synthesis one; pick a synthesis generator file")
         except NapariGanError as error:
             self._report_error(error)
             return

@@ -1,10 +1,10 @@
 """A compact style-based generator and residual discriminator in the manner of StyleGAN2.
 
-Karras et al., "Analyzing and Improving the Image Quality of StyleGAN" (CVPR 2020): a mapping
-network turns the latent z into an intermediate latent w; each convolution's weights are
-modulated by a style computed from w and then demodulated to unit norm; every layer adds
-scaled per-pixel noise; synthesis starts from a learned constant; and the image is the sum of
-RGB outputs of every resolution (skip architecture). The discriminator is residual with a
+The design follows Karras et al., "Analyzing and Improving the Image Quality of StyleGAN" (CVPR
+2020). A mapping network turns the latent z into an intermediate latent w. Each convolution's
+weights are modulated by a style computed from w and then demodulated to unit norm. Every layer
+adds scaled per-pixel noise, synthesis starts from a learned constant, and the image is the sum
+of the RGB outputs of every resolution (skip architecture). The discriminator is residual with a
 minibatch standard deviation layer. Both use equalised learning rates.
 
 Simplifications against the paper: upsampling and downsampling are bilinear and average

@@ -28,7 +28,7 @@ def diff_augment(images: torch.Tensor, policy: tuple[str, ...] | str = DIFFAUGME
     policy : tuple of str or str
         Any of ``"color"`` (brightness, saturation, contrast), ``"translation"`` (shift with
         zero padding by up to 1/8 of the size) and ``"cutout"`` (a zeroed square of half the
-        size); a string is split at commas. Empty means no augmentation.
+        size). A string is split at commas, and an empty policy means no augmentation.
 
     Returns
     -------

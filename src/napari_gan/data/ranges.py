@@ -23,9 +23,10 @@ class ValueRange:
 
     def normalise(self, values: np.ndarray) -> np.ndarray:
         """Map ``values`` to float32 so that ``low`` becomes 0 and ``high`` becomes 1."""
-        return ((np.asarray(values, dtype=np.float32) - np.float32(self.low)) / np.float32(self.width)).astype(
-            np.float32, copy=False
-        )
+        normalised = np.array(values, dtype=np.float32)  # a copy, so the operations below can work in place
+        normalised -= np.float32(self.low)
+        normalised /= np.float32(self.width)
+        return normalised
 
     def denormalise(self, values: np.ndarray) -> np.ndarray:
         """Map floats in ``[0, 1]`` back to ``[low, high]`` as float64."""

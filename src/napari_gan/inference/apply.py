@@ -131,6 +131,10 @@ def iter_apply(
         raise NapariGanError(f"tile size {tile} is below the model's minimum of {generator.min_size}; use a larger tile")
     if tile_pad < 0 or tile_overlap < 0:
         raise NapariGanError(f"tile_pad ({tile_pad}) and tile_overlap ({tile_overlap}) must not be negative")
+    if tile is not None and tile < generator.size_multiple:
+        # Tile contexts are aligned to the size multiple (256 for unet_256), so a smaller tile would
+        # still run whole blocks of that size, once per tile.
+        tile = generator.size_multiple
 
     source = layout.channels_last(array)
     num_channels = source.shape[-1]
@@ -208,6 +212,18 @@ def iter_apply(
         if has_alpha:
             alpha = F.interpolate(image[:, 3:], scale_factor=scale, mode="bicubic", align_corners=False)
             outputs.append(alpha.clamp_(0.0, 1.0))
-        upscaled = torch.cat(outputs, dim=1)[0].permute(1, 2, 0).numpy()
-        target[plane_index] = restore_dtype(value_range.denormalise(upscaled), array.dtype)
+        _write_plane(target[plane_index], outputs, value_range, array.dtype)
     return result
+
+
+STRIP_ROWS = 256
+"""Output rows converted back to the input's range and dtype at a time, which bounds the float64 temporaries."""
+
+
+def _write_plane(destination: np.ndarray, outputs: list[torch.Tensor], value_range, dtype: np.dtype) -> None:
+    """Write float outputs ``(1, C, H, W)`` in [0, 1] into ``destination`` ``(H, W, C_total)``, strip by strip."""
+    height = outputs[0].shape[-2]
+    for start in range(0, height, STRIP_ROWS):
+        rows = slice(start, start + STRIP_ROWS)
+        strip = torch.cat([output[0, :, rows] for output in outputs], dim=0).permute(1, 2, 0).numpy()
+        destination[rows] = restore_dtype(value_range.denormalise(strip), dtype)

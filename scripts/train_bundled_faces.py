@@ -5,7 +5,7 @@ the same file on the same torch build (fixed seed, fixed image list, fixed steps
 
     python scripts/train_bundled_faces.py
 
-``skimage.data.lfw_subset()`` holds 200 grayscale 25x25 float images in [0, 1]: the first 100
+``skimage.data.lfw_subset()`` contains 200 grayscale 25x25 float images in [0, 1]: the first 100
 are faces from Labeled Faces in the Wild, the last 100 are not faces. Faces 0-89 train the
 generator and faces 90-99 are held out to measure the discriminator's accuracy on real
 images it never saw. Each 25x25 face is resized to 32x32 by bilinear interpolation (it is

@@ -18,6 +18,7 @@ from napari_gan.errors import NapariGanError
 from napari_gan.inference.latent import interpolate_latents, sample_latents
 from napari_gan.metrics_synthesis import (
     discriminator_accuracy,
+    frechet_distance,
     laplacian_pyramid,
     load_inception,
     mean_pairwise_distance,
@@ -255,7 +256,8 @@ def test_rgb_patch_mode():
 
     assert task.channels == 3
     assert batch["real"].shape == (4, 3, 32, 32)
-    assert float(batch["real"].min()) >= -1 and float(batch["real"].max()) <= 1
+    assert float(batch["real"].min()) >= -1
+    assert float(batch["real"].max()) <= 1
 
 
 def test_sizes_map_to_resolution():
@@ -376,6 +378,14 @@ def test_score_rejects_wrong_size(trained):
     _, _, generator = trained
     with pytest.raises(NapariGanError, match=r"real images have shape \(25, 25\).*resize"):
         score_synthesis(generator, (faces(4) * 255).astype(np.uint8), n_samples=2)
+
+
+def test_frechet_distance_of_shift():
+    features = np.random.default_rng(0).normal(size=(500, 3))
+
+    assert frechet_distance(features, features) == pytest.approx(0, abs=1e-6)
+    # Equal covariances: the distance is the squared distance of the means, 3 * 2**2.
+    assert frechet_distance(features, features + 2) == pytest.approx(12, rel=1e-6)
 
 
 def test_inception_missing_file(tmp_path):

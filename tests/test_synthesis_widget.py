@@ -86,6 +86,7 @@ def test_score_shows_metrics(qtbot, trained):
 
     assert "SWD x1e3, average" in widget._status.value
     assert "diversity" in widget._status.value
+    assert "discriminator accuracy on generated images" in widget._status.value
 
 
 def test_resume_continues(qtbot, trained):

@@ -108,6 +108,8 @@ class SynthesisWidget(Container):
         self._worker: GeneratorWorker | FunctionWorker | None = None
         self._trainer: Trainer | None = None
         self._progress: progress | None = None
+        self._run_dirs: dict[str, Path] = {}
+        """Run folder of each model trained here, whose discriminator the Score button also measures."""
 
         self._layer_picker = create_widget(annotation=napari.layers.Image, label="Training layer")
         self._resolution = ComboBox(label="Resolution", choices=list(RESOLUTIONS["dcgan"]), value=32)
@@ -295,7 +297,7 @@ class SynthesisWidget(Container):
             if event.generator_path is not None:
                 generator = load_generator(event.generator_path)
                 generator.info.source = "trained in this session"
-                self.add_generator(generator)
+                self._run_dirs[self.add_generator(generator)] = Path(event.generator_path).parent
             self._set_status(f"{event.message}; generator {event.generator_path}")
 
     def _show_preview(self, event: PreviewEvent) -> None:
@@ -325,8 +327,13 @@ class SynthesisWidget(Container):
         )
 
     def score(self) -> FunctionWorker | None:
-        """Measure the selected model against the training layer and show the figures in the status."""
+        """Measure the selected model against the training layer and show the figures in the status.
+
+        For a model trained in this widget, the discriminator of its last checkpoint is measured too,
+        on the layer's images and on generated ones.
+        """
         from napari_gan.metrics_synthesis import real_images_uint8, score_synthesis
+        from napari_gan.training.synthesis import load_run_discriminator
 
         try:
             layer = check_image_layer(self._layer_picker.value)
@@ -334,10 +341,13 @@ class SynthesisWidget(Container):
             self._report_error(error)
             return None
 
+        run_dir = self._run_dirs.get(self._model_picker.value)
+
         def measure(generator: Generator):
             resolution = int(generator.info.arch_kwargs["resolution"])
             real = real_images_uint8([TrainingImage(layer.data, name=f"layer {layer.name!r}", rgb=layer.rgb)], resolution)
-            return score_synthesis(generator, real, n_samples=SCORE_SAMPLES)
+            discriminator = load_run_discriminator(run_dir, generator.out_channels) if run_dir else None
+            return score_synthesis(generator, real, discriminator=discriminator, n_samples=SCORE_SAMPLES)
 
         return self._start_function(measure, self._show_score, "scoring")
 

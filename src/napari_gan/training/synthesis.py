@@ -341,7 +341,7 @@ def load_run_discriminator(run_dir: str | Path, channels: int) -> nn.Module:
     state = read_checkpoint(checkpoints[-1])
     config = config_from_dict(state["config"])
     if not isinstance(config, SynthesisConfig):
-        raise NapariGanError(f"{str(run_dir)!r} holds a {state['config'].get('task')} run, not a synthesis run")
+        raise NapariGanError(f"{str(run_dir)!r} contains a {state['config'].get('task')} run, not a synthesis run; give a synthesis run folder")
     net_d = build_arch(SYNTHESIS_ARCHS[config.arch][1], resolution=config.resolution, in_channels=channels, num_feat=config.d_num_feat)
     net_d.load_state_dict(state["discriminators"]["net_d"])
     return net_d.eval()

@@ -299,3 +299,15 @@ def test_auto_init_fine_tunes_matching_bundled():
 def test_auto_init_from_scratch_when_settings_differ():
     task = SuperResolutionTask(TINY, images())
     assert task.networks.generators["net_g"].state_dict()["body.0.weight"].shape[0] == 4
+
+
+def test_ema_follows_short_runs(tmp_path):
+    trainer = make_trainer(tmp_path, steps=8, ema_decay=0.999)
+    initial = {k: v.clone() for k, v in trainer.task.networks.generators["net_g"].state_dict().items()}
+    run_all(trainer)
+    current = trainer.task.networks.generators["net_g"].state_dict()
+    averaged = trainer.ema.module.state_dict()
+    key = "body.0.weight"
+    to_current = (averaged[key] - current[key]).norm()
+    to_initial = (averaged[key] - initial[key]).norm()
+    assert to_current < to_initial

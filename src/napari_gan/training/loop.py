@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from napari_gan import __version__
 from napari_gan.devices import resolve_device
@@ -54,6 +54,21 @@ def _lr_lambda(schedule: str, total_steps: int):
     if schedule == "cosine":
         return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
     return lambda step: 1.0
+
+
+def _ema_with_warmup(decay: float):
+    """Return an EMA update whose decay grows as min(decay, (1 + n) / (10 + n)) over the first updates.
+
+    A fixed decay of 0.999 would leave a run of a few hundred steps close to its initial weights;
+    the warm-up follows the num_updates rule of TensorFlow's ExponentialMovingAverage.
+    """
+
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        count = float(num_averaged)
+        weight = 1.0 - min(decay, (1.0 + count) / (10.0 + count))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
 
 
 class Trainer:
@@ -100,7 +115,7 @@ class Trainer:
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, lr_lambda)
         primary = networks.generators[task.primary_generator]
         decay = self.config.ema_decay
-        self.ema = AveragedModel(primary, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True) if decay > 0 else None
+        self.ema = AveragedModel(primary, multi_avg_fn=_ema_with_warmup(decay), use_buffers=True) if decay > 0 else None
         self.data_rng = torch.Generator().manual_seed(self.config.seed + 1_000_003 * self.context.rank)
         torch.manual_seed(self.config.seed + self.context.rank)
 

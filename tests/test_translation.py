@@ -439,3 +439,13 @@ def test_cli_train_cyclegan_direction(tmp_path):
     model = str(run / "generator.safetensors")
     assert main(["apply", "--model", model, "--direction", "BtoA", str(tmp_path / "b.png"), str(tmp_path / "out.png"), "--tile", "0"]) == 0
     assert iio.imread(tmp_path / "out.png").shape == (40, 56)
+
+
+def test_cli_train_different_sizes(tmp_path, capsys):
+    iio.imwrite(tmp_path / "a.png", data.camera()[:64, :64])
+    iio.imwrite(tmp_path / "b.png", data.astronaut()[:64, :72])
+    code = main(["train", "pix2pix", "--input", str(tmp_path / "a.png"), "--target", str(tmp_path / "b.png"), "--out", str(tmp_path / "run"), "--patch-size", "32", "--num-downs", "5"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "is 64x64 but target" in error
+    assert len(error.strip().splitlines()) == 1

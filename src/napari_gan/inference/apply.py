@@ -135,6 +135,10 @@ def iter_apply(
         # Tile contexts are aligned to the size multiple (256 for unet_256), so a smaller tile would
         # still run whole blocks of that size, once per tile.
         tile = generator.size_multiple
+    if tile is not None and tile < generator.size_multiple:
+        # Tile contexts are aligned to the size multiple (256 for unet_256), so a smaller tile would
+        # still run whole blocks of that size, once per tile.
+        tile = generator.size_multiple
 
     source = layout.channels_last(array)
     num_channels = source.shape[-1]

@@ -11,9 +11,9 @@ and tiled. A tiled pass also runs the whole-image statistics pass (see
 napari_gan.inference.normalisation), and each tile's context is aligned to 256 pixels.
 
 Quality (--quality): a short pix2pix run trains on the left half of scikit-image's
-immunohistochemistry image (hematoxylin channel to colour) and is measured on the right half
-against two baselines: the hematoxylin input mapped through a per-channel linear fit, and the
-training half's mean colour.
+immunohistochemistry image, from the hematoxylin channel to colour. It is measured on the right
+half against two baselines: the hematoxylin input mapped through a per-channel linear fit, and
+the training half's mean colour.
 
 Run: python benchmarks/bench_translation.py [--device cuda] [--steps 3] [--size 256] [--quality --quality-steps 150]
 """

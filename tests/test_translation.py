@@ -276,7 +276,7 @@ def test_cli_direction_without_sibling(tmp_path, capsys):
 def test_single_direction_file_rejects_reverse(tmp_path):
     generator = load_generator(_save(tmp_path, _resnet(), "latest_net_G.pth"))
     assert select_direction(generator, "AtoB") is generator
-    with pytest.raises(NapariGanError, match="holds one direction only"):
+    with pytest.raises(NapariGanError, match="contains one direction only"):
         select_direction(generator, "BtoA")
 
 

@@ -100,8 +100,8 @@ class StyleTransferWidget(Container):
     a checkpoint, Resume continues the newest checkpoint there. Losses and discriminator accuracy
     appear in the plot and the generator's output on a fixed crop in a preview layer.
 
-    Applying: the model is the one trained in this session or a weights file (napari-gan
-    ``.safetensors`` or pytorch-CycleGAN-and-pix2pix ``.pth``); for CycleGAN, direction picks
+    Applying: the model is the one trained in this session or a weights file, either napari-gan
+    ``.safetensors`` or pytorch-CycleGAN-and-pix2pix ``.pth``. For CycleGAN, direction picks
     A to B or B to A. The result is a new layer overlaying its input.
     """
 

@@ -238,7 +238,7 @@ class TranslationPair(nn.Module):
 
     Notes
     -----
-    The state dict holds ``a_to_b.*`` and ``b_to_a.*``, so one file stores both directions.
+    The state dict contains ``a_to_b.*`` and ``b_to_a.*``, so one file stores both directions.
     """
 
     def __init__(self, arch: str, a_to_b: dict, b_to_a: dict, direction: str = "AtoB") -> None:

@@ -134,10 +134,8 @@ def iter_apply(
     if tile is not None and tile < generator.size_multiple:
         # Tile contexts are aligned to the size multiple (256 for unet_256), so a smaller tile would
         # still run whole blocks of that size, once per tile.
-        tile = generator.size_multiple
-    if tile is not None and tile < generator.size_multiple:
-        # Tile contexts are aligned to the size multiple (256 for unet_256), so a smaller tile would
-        # still run whole blocks of that size, once per tile.
+        # NOTE: contexts still round out to whole multiples, so a tiled pass of a deep U-Net costs
+        # several whole-image passes; tile=None is faster wherever the memory allows it.
         tile = generator.size_multiple
 
     source = layout.channels_last(array)

@@ -1,9 +1,9 @@
 """Whole-image normalisation statistics, so that a tiled pass matches a whole-image pass.
 
-Instance normalisation, and batch normalisation run with per-image statistics (as pix2pix and
-CycleGAN generators are trained with batch size 1 and applied by that project's test script
-without eval mode), normalise each channel by the mean and variance of the image they see. Run
-tile by tile, every tile would get its own statistics and the output would show seams.
+Instance normalisation normalises each channel by the mean and variance of the image it receives.
+So does batch normalisation run with per-image statistics, which is how pix2pix and CycleGAN
+generators are trained (batch size 1) and applied by that project's test script (no eval mode).
+Run tile by tile, every tile would get its own statistics and the output would show seams.
 
 The scheme here has two passes:
 
@@ -78,7 +78,7 @@ def image_statistics(
     mode : str
         One of :data:`STATISTICS_MODES`; layers that use running statistics are left alone.
     record : dict, optional
-        Filled with each layer's ``(mean, var)``, both ``(C,)``, from the images it sees.
+        Filled with each layer's ``(mean, var)``, both ``(C,)``, from the images it receives.
     fixed : dict, optional
         Statistics from an earlier ``record``; each layer normalises with them instead.
     """

@@ -265,7 +265,7 @@ class Pix2PixTask(GanTask):
             self.targets.extend(target_planes)
         self.usable = check_patch_fits(self.inputs, config.patch_size)
         net_g, self.arch_kwargs = _build_generator(config, self.input_nc, self.output_nc)
-        # The discriminator judges (input, output) pairs, so it sees both sets of channels.
+        # The discriminator judges (input, output) pairs, so it takes both sets of channels.
         net_d = _build_discriminator(config, self.input_nc + self.output_nc)
         self.networks = Networks(generators={"net_g": net_g}, discriminators={"net_d": net_d})
         index = self.usable[0]
@@ -453,7 +453,7 @@ class CycleGANTask(GanTask):
 
     def discriminator_losses(self, discriminators, batch, outputs, gan_loss: GANLoss) -> DiscriminatorResult:
         net_d_a, net_d_b = discriminators["net_d_a"], discriminators["net_d_b"]
-        # Each D sees a mix of new and older generated images from its pool, which damps oscillation.
+        # Each D judges a mix of new and older generated images from its pool, which damps oscillation.
         fake_b = discriminators["pool_fake_b"].query(outputs["fake_b"].detach())
         fake_a = discriminators["pool_fake_a"].query(outputs["fake_a"].detach())
         real_logits_a, fake_logits_a = net_d_a(batch["real_b"]), net_d_a(fake_b)

@@ -15,8 +15,8 @@ trained with:
 - Normalisation: convolution biases exist only before instance normalisation; batch normalisation
   has its own ``weight`` and ``bias``; ``--norm none`` leaves neither.
 
-Files saved by older PyTorch versions hold ``running_mean``, ``running_var`` and
-``num_batches_tracked`` for instance normalisation, which does not use them; they are dropped, as
+Files saved by older PyTorch versions contain ``running_mean``, ``running_var`` and
+``num_batches_tracked`` for instance normalisation, which does not use them. They are dropped, as
 that project's own test script does.
 """
 
@@ -162,7 +162,7 @@ def select_direction(generator: Generator, direction: str) -> Generator:
     generator : Generator
         A ``translation_pair`` file saved by napari-gan's CycleGAN training (both directions in one
         file), or a ``latest_net_G_A.pth``/``latest_net_G_B.pth`` file of pytorch-CycleGAN-and-pix2pix,
-        whose sibling file holds the other direction.
+        whose sibling file contains the other direction.
     direction : str
         ``"AtoB"`` or ``"BtoA"``. In that project's naming, G_A translates A to B and G_B B to A.
 
@@ -206,6 +206,6 @@ def select_direction(generator: Generator, direction: str) -> Generator:
     if (direction == "AtoB" and "G_B" not in source.stem) or (direction == "BtoA" and "G_B" in source.stem):
         return generator
     raise NapariGanError(
-        f"{generator.name!r} holds one direction only, so it cannot translate {direction}; load the generator of "
+        f"{generator.name!r} contains one direction only, so it cannot translate {direction}; load the generator of "
         "that direction (latest_net_G_B.pth translates B to A), or a CycleGAN run's generator.safetensors"
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import imageio.v3 as iio
 import numpy as np
@@ -449,3 +452,19 @@ def test_cli_train_different_sizes(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "is 64x64 but target" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_torchrun_cyclegan_cli(tmp_path):
+    domain_a, domain_b = _domains()
+    iio.imwrite(tmp_path / "a.png", domain_a[0].data)
+    iio.imwrite(tmp_path / "b.png", domain_b[0].data)
+    options = ["--patch-size", "32", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--device", "cpu", "--steps", "2"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "napari_gan",
+         "train", "cyclegan", "--domain-a", str(tmp_path / "a.png"), "--domain-b", str(tmp_path / "b.png"),
+         "--out", str(tmp_path / "run"), *options],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.count("finished at step 2 of 2") == 1
+    assert load_generator(tmp_path / "run" / "generator.safetensors").info.arch == "translation_pair"

@@ -133,3 +133,17 @@ def test_translation_samples():
     assert brick.shape == gravel.shape == (4, 128, 128)
     for contribution in (sample_data.virtual_staining_pair, sample_data.edges_to_photo_pair, sample_data.texture_sets):
         assert len(contribution()) == 2
+
+
+def test_stop_ends_with_checkpoint(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    photo = skimage.data.astronaut()[:64, :64]
+    widget._layer_a.value = viewer.add_image(photo.mean(axis=-1).astype(np.uint8), name="gray")
+    widget._layer_b.value = viewer.add_image(photo, name="photo", rgb=True)
+    widget._steps.value = 100_000
+    assert widget.start() is not None
+    qtbot.waitUntil(lambda: bool(widget._plot.values.get("loss_g_l1")), timeout=WORKER_TIMEOUT_MS)
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.is_training, timeout=WORKER_TIMEOUT_MS)
+    assert "stopped at step" in widget._status.value
+    assert list((widget._run_dir.value / "checkpoints").glob("step_*.pt"))

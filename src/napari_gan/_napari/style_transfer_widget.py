@@ -164,6 +164,12 @@ class StyleTransferWidget(Container):
             ]
         )
         self.native.layout().insertWidget(9, self._plot.native)
+        self.native.destroyed.connect(self._on_destroyed)
+
+    def _on_destroyed(self, _object: object = None) -> None:
+        """Stop a running training when the dock widget closes; the loop still writes its checkpoint."""
+        if self._trainer is not None:
+            self._trainer.request_stop()
 
     # -- training -----------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ class GeneratorInfo:
     arch_kwargs: dict[str, Any]
     """Keyword arguments that rebuild the architecture."""
     task: str = "superres"
-    """``"superres"`` for now; image-to-image and synthesis tasks use other values."""
+    """``"superres"``, ``"translation"`` (pix2pix and CycleGAN generators) or ``"synthesis"``."""
     scale: int = 1
     """Output pixels per input pixel along height and width."""
     in_channels: int = 3

@@ -468,3 +468,12 @@ def test_torchrun_cyclegan_cli(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.count("finished at step 2 of 2") == 1
     assert load_generator(tmp_path / "run" / "generator.safetensors").info.arch == "translation_pair"
+
+
+def test_whole_context_tiles_run_once(tmp_path):
+    generator = load_generator(_save(tmp_path, _unet(num_downs=6)))
+    image = _float_image(100, 100)
+    # Contexts aligned to 64 pixels cover the whole 100x100 image from every 32-pixel tile.
+    events = list(generator.iter_apply(image, tile=32, tile_pad=24))
+    assert len(events) == 1
+    np.testing.assert_array_equal(generator.apply(image, tile=32, tile_pad=24), generator.apply(image, tile=None))

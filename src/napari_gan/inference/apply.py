@@ -17,7 +17,7 @@ from napari_gan.data.ranges import check_image, measure_range, restore_dtype
 from napari_gan.devices import resolve_device, uses_half
 from napari_gan.errors import NapariGanError
 from napari_gan.inference.normalisation import gather_statistics, image_norm_layers, image_statistics
-from napari_gan.inference.tiling import iter_tiled, plan_tiles
+from napari_gan.inference.tiling import _context, iter_tiled, plan_tiles
 
 if TYPE_CHECKING:
     from napari_gan.generator import Generator
@@ -93,6 +93,14 @@ def _plan_channel_passes(
     )
 
 
+def _contexts_cover_image(height: int, width: int, tile: int, pad: int, overlap: int, multiple: int) -> bool:
+    """Return whether every tile's padded, aligned context is the whole ``height`` x ``width`` image."""
+    grid = plan_tiles(height, width, tile, overlap)
+    rows = {_context(start, start + grid.tile_h, pad, height, multiple) for start in grid.rows}
+    cols = {_context(start, start + grid.tile_w, pad, width, multiple) for start in grid.cols}
+    return rows == {(0, height)} and cols == {(0, width)}
+
+
 def iter_apply(
     generator: Generator,
     array: np.ndarray,
@@ -137,6 +145,9 @@ def iter_apply(
         # NOTE: contexts still round out to whole multiples, so a tiled pass of a deep U-Net costs
         # several whole-image passes; tile=None is faster wherever the memory allows it.
         tile = generator.size_multiple
+    if tile is not None and _contexts_cover_image(height, width, tile, tile_pad, tile_overlap, generator.size_multiple):
+        # Every tile would run on the whole image, so one whole-image pass gives the same result.
+        tile = None
 
     source = layout.channels_last(array)
     num_channels = source.shape[-1]

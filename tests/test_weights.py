@@ -293,9 +293,9 @@ def test_unknown_extension_raises(tmp_path):
         load_generator(path)
 
 
-@pytest.mark.skipif(not napari_gan.list_models(), reason="no bundled generators in this checkout")
+@pytest.mark.skipif(not napari_gan.list_models(task="superres"), reason="no bundled generators in this checkout")
 def test_bundled_generator_applies():
-    name = napari_gan.list_models()[0]
+    name = napari_gan.list_models(task="superres")[0]
     generator = load_generator(name)
     image = data.camera()[:32, :40]
     result = generator.apply(image, tile=None)

@@ -112,7 +112,7 @@ def _run_models() -> None:
             print(f"  {name:<16} x{generator.scale} super-resolution, {generator.in_channels}-channel ({generator.info.arch})")
     print("\nWeight files napari-gan reads:")
     for name, description in WEIGHT_FORMATS.items():
-        print(f"  {name:<28} {description}")
+        print(f"  {name:<36} {description}")
 
 
 def _run_apply(arguments: argparse.Namespace) -> None:

@@ -178,8 +178,9 @@ def test_interpolation_ends(method):
     path = interpolate_latents(start, end, 5, method)
 
     assert path.shape == (5, 8)
-    assert torch.allclose(path[0], start, atol=1e-5)
-    assert torch.allclose(path[-1], end, atol=1e-5)
+    assert torch.equal(path[0], start)
+    assert torch.equal(path[-1], end)
+    assert not torch.allclose(path[2], start)
 
 
 def test_interpolation_needs_two_steps():
@@ -216,14 +217,16 @@ def test_sample_repeats_with_seed(trained):
     assert not np.array_equal(first, generator.sample(5, seed=8))
 
 
-def test_interpolate_reaches_samples(trained):
-    _, _, generator = trained
+def test_interpolate_reaches_samples():
+    # The bundled generator, because an untrained one turns the float rounding differences of
+    # other batch sizes into different uint8 values.
+    generator = napari_gan.load_generator("faces")
     frames = generator.interpolate((3, 0), (3, 1), 4)
     samples = generator.sample(2, seed=3)
 
     assert frames.shape == (4, 32, 32)
-    assert np.abs(frames[0].astype(int) - samples[0]).max() <= 1
-    assert np.abs(frames[-1].astype(int) - samples[1]).max() <= 1
+    assert np.array_equal(frames[0], samples[0])
+    assert np.array_equal(frames[-1], samples[1])
 
 
 def test_apply_rejects_synthesis(trained):

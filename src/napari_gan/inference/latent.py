@@ -73,7 +73,11 @@ def interpolate_latents(
         raise NapariGanError(f"unknown interpolation {method!r}; valid: {', '.join(INTERPOLATIONS)}")
     fractions = torch.linspace(0.0, 1.0, steps)
     interpolate = slerp if method == "slerp" else lerp
-    return interpolate(start.flatten().float(), end.flatten().float(), fractions)
+    start, end = start.flatten().float(), end.flatten().float()
+    path = interpolate(start, end, fractions)
+    # The ends are set exactly, so the first and last frames equal the samples of those latents.
+    path[0], path[-1] = start, end
+    return path
 
 
 def check_truncation(truncation: float) -> float:

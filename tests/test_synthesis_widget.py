@@ -13,7 +13,9 @@ import torch._dynamo  # noqa: F401
 
 napari = pytest.importorskip("napari")
 
-from napari_gan.training import SynthesisConfig  # noqa: E402
+from napari_gan.archs import build_arch  # noqa: E402
+from napari_gan.generator import Generator, GeneratorInfo  # noqa: E402
+from napari_gan.training import SynthesisConfig, SynthesisTask  # noqa: E402
 from napari_gan._napari import sample_data  # noqa: E402
 from napari_gan._napari.synthesis_widget import PREVIEW_LAYER, SynthesisWidget  # noqa: E402
 
@@ -120,3 +122,34 @@ def test_truncation_only_for_style(trained):
     _, widget = trained
 
     assert not widget._truncation.enabled
+
+
+def test_truncation_enabled_for_style(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    kwargs = dict(z_dim=8, resolution=32, out_channels=1, num_feat=2, mapping_layers=1)
+    info = GeneratorInfo(name="tiny-style", arch="style", arch_kwargs=kwargs, task="synthesis", in_channels=0, out_channels=1)
+    widget.add_generator(Generator(build_arch("style", **kwargs), info))
+
+    assert widget._truncation.enabled
+    widget._truncation.value = 0.0
+    widget._count.value = 3
+    assert widget.generate() is not None
+    wait(qtbot, widget)
+    stack = viewer.layers[-1].data
+    # Truncation 0 maps every latent to the average w, so all samples are the same image.
+    assert np.array_equal(stack[0], stack[2])
+
+
+def test_failed_run_reports_error(qtbot, viewer_and_widget, monkeypatch):
+    viewer, widget = viewer_and_widget
+    widget._layer_picker.value = viewer.add_image(sample_data.lfw_faces()[0][0][:12], name="faces")
+
+    def fail(self, rng):
+        raise RuntimeError("data source lost")
+
+    monkeypatch.setattr(SynthesisTask, "sample_batch", fail)
+    assert widget.start() is not None
+    wait(qtbot, widget)
+
+    assert "synthesis failed: RuntimeError: data source lost" in widget._status.value
+    assert widget._start_button.enabled

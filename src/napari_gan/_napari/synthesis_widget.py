@@ -287,7 +287,9 @@ class SynthesisWidget(Container):
             self._set_status("stopping after the current step ...")
 
     def _on_event(self, event) -> None:
-        if isinstance(event, StepEvent):
+        if isinstance(event, Exception):
+            self._report_error(event)
+        elif isinstance(event, StepEvent):
             self.plot.append(event)
             if self._progress is not None:
                 self._progress.update(event.step - self._progress.n)
@@ -420,5 +422,12 @@ class SynthesisWidget(Container):
 
 
 def _follow(trainer: Trainer):
-    """Yield the trainer's events in the worker thread."""
-    yield from trainer.run()
+    """Yield the trainer's events in the worker thread, and an exception that ends the run as a last event.
+
+    NOTE: an exception raised out of the generator left the worker neither finished nor errored
+    in tests (napari 0.9, superqt), so the widget stayed busy; yielding it avoids that.
+    """
+    try:
+        yield from trainer.run()
+    except Exception as error:  # every failure is shown on the widget, then the worker ends
+        yield error

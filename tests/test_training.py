@@ -311,3 +311,16 @@ def test_ema_follows_short_runs(tmp_path):
     to_current = (averaged[key] - current[key]).norm()
     to_initial = (averaged[key] - initial[key]).norm()
     assert to_current < to_initial
+
+
+def test_ema_copies_integer_buffers():
+    from torch import nn
+
+    from napari_gan.training.loop import _ema_with_warmup
+
+    module = nn.BatchNorm2d(2)
+    averaged = torch.optim.swa_utils.AveragedModel(module, multi_avg_fn=_ema_with_warmup(0.9), use_buffers=True)
+    module(torch.randn(4, 2, 3, 3))
+    averaged.update_parameters(module)
+    averaged.update_parameters(module)
+    assert int(averaged.module.num_batches_tracked) == 1

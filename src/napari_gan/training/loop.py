@@ -64,6 +64,10 @@ def _ema_with_warmup(decay: float):
     """
 
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():
+            # AveragedModel groups tensors by dtype; integer buffers (BatchNorm's batch count) are copied.
+            torch._foreach_copy_(averaged, current)
+            return
         count = float(num_averaged)
         weight = 1.0 - min(decay, (1.0 + count) / (10.0 + count))
         torch._foreach_lerp_(averaged, current, weight)

@@ -12,11 +12,16 @@ ENGINE_MODULES = [
     "napari_gan.data",
     "napari_gan.inference",
     "napari_gan.metrics",
+    "napari_gan.metrics_synthesis",
     "napari_gan.io",
     "napari_gan.samples",
     "napari_gan.demo",
     "napari_gan.cli",
     "napari_gan.cli_train",
+    "napari_gan.cli_sample",
+    "napari_gan.inference.latent",
+    "napari_gan.inference.normalisation",
+    "napari_gan.data.diffaugment",
     "napari_gan.training",
 ]
 GUI_PACKAGES = ("napari", "qtpy", "magicgui", "PyQt6", "PyQt5", "PySide6")

@@ -33,3 +33,18 @@ class SessionGenerators:
 
 session_generators = SessionGenerators()
 """The registry shared by all widgets of this Python process."""
+
+
+def unique_name(generators: dict[str, object], generator: Generator) -> str:
+    """Return ``generator.name``, or ``"name (2)"``, ``"name (3)"``... if another generator in ``generators`` has it."""
+    name = generator.name
+    suffix = 2
+    while name in generators and generators[name] is not generator:
+        name = f"{generator.name} ({suffix})"
+        suffix += 1
+    return name
+
+
+def forward_progress(steps):
+    """Run an ``iter_apply`` generator in a worker thread, passing its progress on; return its result."""
+    return (yield from steps)

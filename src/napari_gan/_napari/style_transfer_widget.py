@@ -32,6 +32,7 @@ from napari_gan.training import (
 from napari_gan.weights import load_generator
 from napari_gan.weights.importers_translation import select_direction
 from napari_gan._napari.layers import check_image_layer, result_layer_kwargs
+from napari_gan._napari.session import forward_progress
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ class StyleTransferWidget(Container):
             layer.data, name=f"layer {layer.name!r}", rgb=layer.rgb, tile=self._tile.value or None, device=self._device.value
         )
         worker = thread_worker(
-            _forward_progress,
+            forward_progress,
             start_thread=False,
             connect={
                 "yielded": self._on_progress,
@@ -378,9 +379,3 @@ class StyleTransferWidget(Container):
     def _set_status(self, message: str) -> None:
         self._status.value = message
         logger.info(message)
-
-
-def _forward_progress(steps):
-    """Run an ``iter_apply`` generator in the worker thread, passing its progress on; return its result."""
-    return (yield from steps)
-

@@ -17,7 +17,7 @@ from napari_gan.generator import Generator
 from napari_gan.inference import DEFAULT_TILE
 from napari_gan.weights import list_models, load_generator
 from napari_gan._napari.layers import check_image_layer, result_layer_kwargs
-from napari_gan._napari.session import session_generators
+from napari_gan._napari.session import forward_progress, session_generators, unique_name
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +85,7 @@ class SuperResolutionWidget(Container):
 
     def add_generator(self, generator: Generator, select: bool = True) -> str:
         """Add ``generator`` to the model list under its name (made unique) and return that name."""
-        name = generator.name
-        suffix = 2
-        while name in self._generators and self._generators[name] is not generator:
-            name = f"{generator.name} ({suffix})"
-            suffix += 1
+        name = unique_name(self._generators, generator)
         self._generators[name] = generator
         self._model_picker.reset_choices()
         if select:
@@ -143,7 +139,7 @@ class SuperResolutionWidget(Container):
         )
         # Passing an "errored" handler stops the worker from re-raising in the main thread.
         worker = thread_worker(
-            _forward_progress,
+            forward_progress,
             start_thread=False,
             connect={
                 "yielded": self._on_progress,
@@ -198,7 +194,3 @@ class SuperResolutionWidget(Container):
     def _set_status(self, message: str) -> None:
         self._status.value = message
         logger.info(message)
-
-def _forward_progress(steps):
-    """Run an ``iter_apply`` generator in the worker thread, passing its progress on; return its result."""
-    return (yield from steps)

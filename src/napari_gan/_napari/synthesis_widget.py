@@ -28,6 +28,7 @@ from napari_gan.training import FinishedEvent, PreviewEvent, StepEvent, Synthesi
 from napari_gan.training.synthesis import RESOLUTIONS, SYNTHESIS_ARCHS
 from napari_gan.weights import list_models, load_generator
 from napari_gan._napari.layers import check_image_layer
+from napari_gan._napari.session import unique_name
 
 logger = logging.getLogger(__name__)
 
@@ -174,11 +175,7 @@ class SynthesisWidget(Container):
 
     def add_generator(self, generator: Generator, select: bool = True) -> str:
         """Add a synthesis ``generator`` to the model list under a unique name and return that name."""
-        name = generator.name
-        suffix = 2
-        while name in self._generators and self._generators[name] is not generator:
-            name = f"{generator.name} ({suffix})"
-            suffix += 1
+        name = unique_name(self._generators, generator)
         self._generators[name] = generator
         self._model_picker.reset_choices()
         if select:

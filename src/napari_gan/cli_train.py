@@ -101,7 +101,7 @@ def run_train(arguments: argparse.Namespace) -> None:
             raise NapariGanError(f"{str(out)!r} has no config.json to resume; start a new run without --resume")
         config = load_config(out / "config.json")
         if not isinstance(config, command.config_class):
-            raise NapariGanError(f"{str(out)!r} holds a run of another task; resume it with that task's command")
+            raise NapariGanError(f"{str(out)!r} contains a run of another task; resume it with that task's command")
         config = dataclasses.replace(config, **overrides)
         saved = json.loads(data_file.read_text(encoding="utf-8")) if data_file.is_file() else {}
         paths = {option: given[option] or ([Path(p) for p in saved[option]] if saved.get(option) else None) for option in given}

@@ -19,7 +19,7 @@ from napari_gan.samples import SUPERRES_SAMPLES
 logger = logging.getLogger(__name__)
 
 SCREEN_SIZE = "1600x1000x24"
-# Which bundled model each super-resolution sample suits: the x4 samples were down-scaled x4.
+# The bundled model for each super-resolution sample: the x4 samples were down-scaled x4.
 SAMPLE_MODELS = {
     "astronaut (x4 down-scaled)": "superres-x4",
     "cells 16-bit (x2 down-scaled)": "superres-x2",

@@ -24,7 +24,7 @@ __all__ = ["ApplyProgress", "Generator", "GeneratorInfo"]
 
 @dataclass
 class GeneratorInfo:
-    """What a weights file states about its generator, enough to rebuild and apply it."""
+    """Description of a generator stored with its weights: enough to rebuild and apply it."""
 
     name: str
     """Short name shown in lists and used in layer names, for example ``"superres-x4"``."""
@@ -45,7 +45,7 @@ class GeneratorInfo:
     size_multiple: int = 1
     """Input heights and widths must be divisible by this; inputs are padded to fit."""
     source: str = ""
-    """Where the weights came from: ``"bundled"``, a file path, or ``"trained in this session"``."""
+    """Origin of the weights: ``"bundled"``, a file path, or ``"trained in this session"``."""
     source_format: str = "napari-gan"
     """File layout the weights were read from, for example ``"Real-ESRGAN/BasicSR"``."""
     model_card: str = ""
@@ -100,7 +100,7 @@ class Generator:
             Leading axes (Z, T, ...) are processed plane by plane; a dask array is read one
             plane at a time. Any integer or float dtype; NaN and infinity are rejected.
         channel_axis : int, optional
-            Axis that holds channels. A single-channel model processes each channel on its
+            Axis that contains channels. A single-channel model processes each channel on its
             own; a three-channel model takes a grayscale image as three equal channels.
         rgb : bool, optional
             Whether the last axis is RGB(A); None guesses as napari does (3 or 4 entries).

@@ -63,7 +63,7 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write ``image`` to ``path`` in its dtype, through a temporary file so no partial file is left.
 
     JPEG stores 8-bit values only, and PNG 8- or 16-bit unsigned integers; other dtypes need
-    .tif or .npy, and the error says so.
+    .tif or .npy, and the error message names them.
     """
     path = check_output_path(path)
     suffix = path.suffix.lower()

@@ -85,7 +85,7 @@ def texture_sets() -> tuple[np.ndarray, np.ndarray]:
 
 
 LFW_FACE_COUNT = 100
-"""``skimage.data.lfw_subset()`` holds 100 faces followed by 100 images that are not faces."""
+"""``skimage.data.lfw_subset()`` contains 100 faces followed by 100 images that are not faces."""
 
 
 def lfw_faces() -> np.ndarray:

@@ -422,7 +422,7 @@ def _follow(trainer: Trainer):
     """Yield the trainer's events in the worker thread, and an exception that ends the run as a last event.
 
     NOTE: an exception raised out of the generator left the worker neither finished nor errored
-    in tests (napari 0.9, superqt), so the widget stayed busy; yielding it avoids that.
+    in tests (napari 0.9, superqt), so the widget stayed busy. Yielding the exception avoids that.
     """
     try:
         yield from trainer.run()

@@ -1,4 +1,4 @@
-"""Axis layout of user images: which axis holds channels and which are spatial."""
+"""Axis layout of user images: the channel axis and the spatial axes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ RGB_SIZES = (3, 4)
 
 @dataclass(frozen=True)
 class ImageLayout:
-    """Where the axes of an image array are.
+    """Positions of the channel and spatial axes of an image array.
 
     The last two non-channel axes are height and width; any axes before them (Z, T, ...)
     are looped over plane by plane.
@@ -45,10 +45,10 @@ def plan_layout(shape: tuple[int, ...], channel_axis: int | None = None, rgb: bo
     shape : tuple of int
         Shape of the image array.
     channel_axis : int, optional
-        Axis that holds channels (negative values count from the end). Takes precedence
+        Axis that contains channels (negative values count from the end). Takes precedence
         over ``rgb``.
     rgb : bool, optional
-        True: the last axis holds RGB or RGBA. False: there is no colour axis. None (default):
+        True: the last axis contains RGB or RGBA. False: there is no colour axis. None (default):
         as napari guesses, the last axis is RGB(A) when it has 3 or 4 entries and the array has
         at least three dimensions. With ``channel_axis`` pointing at such a last axis, the
         channels count as colour (a fourth one as alpha) unless ``rgb`` is False.

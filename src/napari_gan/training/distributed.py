@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DistributedContext:
-    """Where this process sits in a data-parallel run; a single process has rank 0 of 1."""
+    """Rank and size of this process's data-parallel run; a single process has rank 0 of 1."""
 
     rank: int = 0
     world_size: int = 1
@@ -61,7 +61,7 @@ def broadcast_module(module: nn.Module, context: DistributedContext) -> None:
 def average_gradients(parameters: list[nn.Parameter], context: DistributedContext) -> None:
     """Average the gradients of ``parameters`` over all ranks in one collective call.
 
-    This does by hand what DistributedDataParallel does with hooks; unlike DDP it also works
+    This does by hand what DistributedDataParallel does with hooks. Unlike DDP, it also works
     with a discriminator that is frozen for the generator step and with the R1 penalty's
     double backward.
     """

@@ -59,8 +59,8 @@ def _lr_lambda(schedule: str, total_steps: int):
 def _ema_with_warmup(decay: float):
     """Return an EMA update whose decay grows as min(decay, (1 + n) / (10 + n)) over the first updates.
 
-    A fixed decay of 0.999 would leave a run of a few hundred steps close to its initial weights;
-    the warm-up follows the num_updates rule of TensorFlow's ExponentialMovingAverage.
+    A fixed decay of 0.999 would leave a run of a few hundred steps close to its initial weights.
+    The warm-up follows the num_updates rule of TensorFlow's ExponentialMovingAverage.
     """
 
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
@@ -81,7 +81,7 @@ class Trainer:
     Parameters
     ----------
     task : GanTask
-        Networks, data and losses; its ``config`` holds the loop settings.
+        Networks, data and losses; its ``config`` contains the loop settings.
     run_dir : Path
         Receives ``config.json``, ``checkpoints/step_NNNNNNNN.pt`` and, at the end,
         ``generator.safetensors``.
@@ -333,6 +333,12 @@ class Trainer:
         if not checkpoints:
             raise NapariGanError(f"no checkpoint in {str(self.run_dir)!r} to resume; start a new run without resume")
         state = read_checkpoint(checkpoints[-1])
+        self._check_resumable(state)
+        self._load_state(state)
+        logger.info("resumed %s at step %d", self.run_dir, self.step)
+
+    def _check_resumable(self, state: dict) -> None:
+        """Raise unless the checkpoint's run has this task and settings, apart from those that may change."""
         saved = config_from_dict(state["config"])
         if type(saved) is not type(self.config):
             raise NapariGanError(
@@ -346,6 +352,9 @@ class Trainer:
             raise NapariGanError(
                 f"resume with the settings the run started with ({details}); only {', '.join(sorted(RESUMABLE_CHANGES))} may change"
             )
+
+    def _load_state(self, state: dict) -> None:
+        """Restore networks, optimisers, schedules, moving average, random states and the step counter."""
         networks = self.task.networks
         for name, module in networks.generators.items():
             module.load_state_dict(state["generators"][name])
@@ -365,7 +374,6 @@ class Trainer:
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         self.step = int(state["step"])
-        logger.info("resumed %s at step %d", self.run_dir, self.step)
 
     def export(self) -> Path | None:
         """Write the generator (EMA weights) as ``generator.safetensors`` in the run folder (rank 0)."""
